@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Small helpers in systemd's idiom: cleanup attributes, TAKE_PTR, array sizes. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _sentinel_ __attribute__((sentinel))
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+#define TAKE_PTR(p)                             \
+        ({                                      \
+                __typeof__(p) _p_ = (p);        \
+                (p) = NULL;                     \
+                _p_;                            \
+        })
+
+#define TAKE_FD(fd)                             \
+        ({                                      \
+                int _fd_ = (fd);                \
+                (fd) = -1;                      \
+                _fd_;                           \
+        })
+
+#define USEC_PER_SEC  ((uint64_t) 1000000ULL)
+#define USEC_PER_MSEC ((uint64_t) 1000ULL)
+#define NSEC_PER_USEC ((uint64_t) 1000ULL)
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+
+static inline void closep(int *fd) {
+        if (*fd >= 0) {
+                int saved = errno;
+                close(*fd);
+                errno = saved;
+        }
+}
+
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+
+/* Close an fd and return -1, for "fd = safe_close(fd)". */
+static inline int safe_close(int fd) {
+        if (fd >= 0)
+                closep(&fd);
+        return -1;
+}
+
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)         \
+        static inline void func##p(type *p) {           \
+                if (*p)                                 \
+                        func(*p);                       \
+        }
+
+static inline int negative_errno(void) {
+        return errno > 0 ? -errno : -EIO;
+}
+
+static inline const char *strempty(const char *s) {
+        return s ? s : "";
+}
+
+static inline const char *strna(const char *s) {
+        return s ? s : "n/a";
+}
+
+#define streq(a, b) (strcmp((a), (b)) == 0)

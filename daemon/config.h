@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* tdsleepd.conf: INI with drop-ins, parsed by inih through a table of keys. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "string-table.h"
+
+typedef enum SleepAction {
+        SLEEP_ACTION_STOP,      /* shut the TD down, start it again after resume */
+        SLEEP_ACTION_S2IDLE,    /* keep it running: steer a suspend to suspend-to-idle */
+        SLEEP_ACTION_REFUSE,    /* keep it running: hold a block lock while it runs */
+        _SLEEP_ACTION_MAX,
+        _SLEEP_ACTION_INVALID = -EINVAL,
+} SleepAction;
+
+typedef enum KernelPolicy {
+        KERNEL_POLICY_AUTO,
+        KERNEL_POLICY_EXCLUSIVE,
+        KERNEL_POLICY_RUNTIME,
+        KERNEL_POLICY_NONE,
+        _KERNEL_POLICY_MAX,
+        _KERNEL_POLICY_INVALID = -EINVAL,
+} KernelPolicy;
+
+/* Kinds of confidential guest that classify recognises. */
+typedef enum DomainKind {
+        DOMAIN_KIND_NONE,
+        DOMAIN_KIND_TDX,
+        DOMAIN_KIND_SEV_SNP,
+        DOMAIN_KIND_SEV,
+        _DOMAIN_KIND_MAX,
+        _DOMAIN_KIND_INVALID = -EINVAL,
+} DomainKind;
+
+DECLARE_STRING_TABLE(sleep_action, SleepAction);
+DECLARE_STRING_TABLE(kernel_policy, KernelPolicy);
+DECLARE_STRING_TABLE(domain_kind, DomainKind);
+
+#define DOMAIN_KIND_MASK(k) (1u << (k))
+
+typedef struct Config {
+        /* [Manager] */
+        char *libvirt_uri;              /* LibvirtURI=, default qemu:///system */
+        KernelPolicy kernel_policy;     /* KernelPolicy=, default auto */
+        char *socket_group;             /* SocketGroup=, default tdsleep */
+        /* [Sleep] */
+        SleepAction on_deep_sleep;      /* OnDeepSleep=, default stop */
+        uint64_t shutdown_timeout_usec; /* ShutdownTimeoutSec=, default 60 s */
+        bool force_off;                 /* ForceOff=, default yes */
+        unsigned parallel_shutdown;     /* ParallelShutdown=, 0 = all at once */
+        bool restart_after_resume;      /* RestartAfterResume=, default yes */
+        unsigned parallel_start;        /* ParallelStart=, default 4, 0 = all at once */
+        unsigned protected_kinds;       /* ProtectedKinds=, mask of DOMAIN_KIND_MASK(), default tdx */
+        uint64_t start_timeout_usec;    /* StartTimeoutSec=, default 60 s */
+        /* [CPU] */
+        bool online_cpus;               /* OnlineCPUs=, default yes */
+} Config;
+
+/* Fill with the built-in defaults. */
+int config_init(Config *c);
+/* Free what a Config owns; leaves it zeroed. */
+void config_done(Config *c);
+
+/* Load path and then path.d/ *.conf (sorted) on top of the defaults into *ret.
+ * A missing main file is fine (defaults). On a broken line returns -EINVAL and sets
+ * *ret_error to "file:line: message" (caller frees); *ret is untouched on error. */
+int config_load(const char *path, Config *ret, char **ret_error);
+
+/* Total time a graceful stop may take with this config (used to check logind's
+ * InhibitDelayMaxUSec): the timeout plus a margin for destroy when ForceOff=yes. */
+uint64_t config_stop_budget_usec(const Config *c);
