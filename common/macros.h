@@ -3,6 +3,7 @@
 
 /* Small helpers in systemd's idiom: cleanup attributes, TAKE_PTR, array sizes. */
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,15 +16,16 @@
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
+/* __extension__: statement expressions are GNU C; -Wpedantic must not flag them. */
 #define TAKE_PTR(p)                             \
-        ({                                      \
+        __extension__ ({                        \
                 __typeof__(p) _p_ = (p);        \
                 (p) = NULL;                     \
                 _p_;                            \
         })
 
 #define TAKE_FD(fd)                             \
-        ({                                      \
+        __extension__ ({                        \
                 int _fd_ = (fd);                \
                 (fd) = -1;                      \
                 _fd_;                           \
@@ -76,3 +78,5 @@ static inline const char *strna(const char *s) {
 }
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)

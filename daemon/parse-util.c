@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "macros.h"
+#include "parse-util.h"
+
+int parse_boolean(const char *s) {
+        static const char *const yes[] = { "yes", "true", "on", "1" };
+        static const char *const no[] = { "no", "false", "off", "0" };
+
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(s, yes[i]) == 0)
+                        return 1;
+                if (strcasecmp(s, no[i]) == 0)
+                        return 0;
+        }
+        return -EINVAL;
+}
+
+/* Digits only, accumulated with an overflow check: strtoul() would accept "-1",
+ * leading spaces and "+5", none of which belong in a config file. */
+static int parse_digits(const char **p, uint64_t *ret) {
+        const char *s = *p;
+        uint64_t v = 0;
+
+        if (!isdigit((unsigned char) *s))
+                return -EINVAL;
+        for (; isdigit((unsigned char) *s); s++) {
+                if (v > (UINT64_MAX - 9) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t) (*s - '0');
+        }
+        *p = s;
+        *ret = v;
+        return 0;
+}
+
+int parse_unsigned(const char *s, unsigned max, unsigned *ret) {
+        uint64_t v;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        r = parse_digits(&s, &v);
+        if (r < 0)
+                return r;
+        if (*s != '\0')
+                return -EINVAL;
+        if (v > max)
+                return -ERANGE;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+static const struct {
+        const char *suffix;
+        uint64_t usec;
+} time_units[] = {
+        { "",    USEC_PER_SEC },
+        { "ms",  USEC_PER_MSEC },
+        { "msec", USEC_PER_MSEC },
+        { "s",   USEC_PER_SEC },
+        { "sec", USEC_PER_SEC },
+        { "min", 60 * USEC_PER_SEC },
+        { "h",   3600 * USEC_PER_SEC },
+};
+
+static int time_unit_lookup(const char *s, uint64_t *ret_usec) {
+        for (size_t i = 0; i < ELEMENTSOF(time_units); i++)
+                if (streq(s, time_units[i].suffix)) {
+                        *ret_usec = time_units[i].usec;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+/* The fraction as a multiple of unit/10^digits; digits past microsecond precision
+ * are dropped rather than rounded. */
+static uint64_t fraction_usec(const char *digits, size_t n, uint64_t unit) {
+        uint64_t v = 0, scale = 1;
+
+        for (size_t i = 0; i < n && i < 9; i++) {
+                v = v * 10 + (uint64_t) (digits[i] - '0');
+                scale *= 10;
+        }
+        return v * unit / scale;
+}
+
+int parse_time_span(const char *s, uint64_t *ret_usec) {
+        const char *frac = NULL;
+        size_t n_frac = 0;
+        uint64_t whole, unit;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        r = parse_digits(&s, &whole);
+        if (r < 0)
+                return r;
+        if (*s == '.') {
+                frac = ++s;
+                n_frac = strspn(s, "0123456789");
+                if (n_frac == 0)
+                        return -EINVAL;
+                s += n_frac;
+        }
+        s += strspn(s, " \t");
+        if (time_unit_lookup(s, &unit) < 0)
+                return -EINVAL;
+        if (whole > UINT64_MAX / unit / 2)
+                return -ERANGE;
+        *ret_usec = whole * unit + (frac ? fraction_usec(frac, n_frac, unit) : 0);
+        return 0;
+}
+
+int parse_timeout(const char *s, uint64_t *ret_usec) {
+        uint64_t v;
+        int r;
+
+        r = parse_time_span(s, &v);
+        if (r < 0)
+                return r;
+        if (v == 0 || v > TIMEOUT_MAX_USEC)
+                return -ERANGE;
+        *ret_usec = v;
+        return 0;
+}
+
+static int read_fd_bounded(int fd, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_(freep) char *buf = NULL;
+        size_t size = 0, allocated = 0;
+
+        for (;;) {
+                if (allocated - size < 2) {
+                        size_t n = allocated ? allocated * 2 : 4096;
+                        char *p;
+
+                        if (n > max + 2)
+                                n = max + 2;
+                        if (n <= allocated)
+                                return -EFBIG;
+                        p = realloc(buf, n);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        allocated = n;
+                }
+                ssize_t k = read(fd, buf + size, allocated - size - 1);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        break;
+                size += (size_t) k;
+                if (size > max)
+                        return -EFBIG;
+        }
+        buf[size] = '\0';
+        if (ret_size)
+                *ret_size = size;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_(closep) int fd = -1;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return read_fd_bounded(fd, max, ret, ret_size);
+}

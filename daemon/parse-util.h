@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Small parsers and a bounded file reader shared by config, classify, state and power. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The upper bound for every configurable timeout. */
+#define TIMEOUT_MAX_USEC ((uint64_t) 3600 * 1000000ULL)
+
+/* "yes"/"no"/"true"/"false"/"on"/"off"/"1"/"0" (any case) -> 1 or 0; -EINVAL otherwise. */
+int parse_boolean(const char *s);
+
+/* Decimal integer without sign, spaces or trailing text, at most max. -EINVAL on
+ * syntax, -ERANGE above max. */
+int parse_unsigned(const char *s, unsigned max, unsigned *ret);
+
+/* A systemd-style time span: "90", "1.5", "500ms", "2s", "2 sec", "1min", "1h"; a bare
+ * number is seconds. -EINVAL on syntax, -ERANGE on overflow. */
+int parse_time_span(const char *s, uint64_t *ret_usec);
+
+/* parse_time_span() limited to 0 < value <= TIMEOUT_MAX_USEC (else -ERANGE). */
+int parse_timeout(const char *s, uint64_t *ret_usec);
+
+/* Read all of path into a NUL-terminated buffer. -EFBIG if it holds more than max bytes.
+ * ret_size (optional) gets the byte count, which may exceed strlen() if it holds NULs. */
+int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
