@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "state.h"
+#include "test-util.h"
+
+#define UUID_A "6a1b2c3d-0000-4000-8000-000000000001"
+#define UUID_B "6A1B2C3D-0000-4000-8000-0000000000BB"
+
+#define GOOD_HEAD "{\"version\":1,\"phase\":\"preparing\",\"step\":\"suspend\",\"mem_sleep_restore\":null," \
+                  "\"started_realtime_usec\":5,\"domains\":"
+
+static int dir_setup(void **state) {
+        *state = make_scratch_dir();
+        return *state ? 0 : -1;
+}
+
+static int dir_teardown(void **state) {
+        rm_rf(*state);
+        free(*state);
+        return 0;
+}
+
+static void fill(State *s) {
+        state_init(s);
+        s->phase = CYCLE_PHASE_READY;
+        s->step = SLEEP_STEP_HYBRID_SLEEP;
+        s->mem_sleep_restore = MEM_SLEEP_DEEP;
+        s->started_realtime_usec = UINT64_C(1764100000123456);
+        assert_int_equal(state_add_domain(s, UUID_A, "td-one", "<domain type='kvm'>\n  <name>\"td\"/one</name>\n</domain>",
+                                          false), 0);
+        assert_int_equal(state_add_domain(s, UUID_B, "td-two", NULL, true), 0);
+        state_find_domain(s, UUID_B)->started = true;
+}
+
+static void assert_filled(const State *s) {
+        assert_int_equal(s->phase, CYCLE_PHASE_READY);
+        assert_int_equal(s->step, SLEEP_STEP_HYBRID_SLEEP);
+        assert_int_equal(s->mem_sleep_restore, MEM_SLEEP_DEEP);
+        assert_int_equal(s->started_realtime_usec, UINT64_C(1764100000123456));
+        assert_int_equal(s->n_domains, 2);
+        assert_string_equal(s->domains[0].uuid, UUID_A);
+        assert_string_equal(s->domains[0].name, "td-one");
+        assert_string_equal(s->domains[0].xml, "<domain type='kvm'>\n  <name>\"td\"/one</name>\n</domain>");
+        assert_false(s->domains[0].persistent);
+        assert_false(s->domains[0].started);
+        assert_string_equal(s->domains[1].uuid, UUID_B);
+        assert_null(s->domains[1].xml);
+        assert_true(s->domains[1].persistent);
+        assert_true(s->domains[1].started);
+}
+
+static void test_domains(void **state) {
+        _cleanup_(state_done) State s;
+
+        state_init(&s);
+        assert_int_equal(s.mem_sleep_restore, _MEM_SLEEP_INVALID);
+        assert_int_equal(state_add_domain(&s, UUID_A, "a", "<domain/>", true), 0);
+        assert_int_equal(state_add_domain(&s, UUID_A, "again", "<domain/>", true), -EEXIST);
+        assert_int_equal(state_add_domain(&s, "6a1b2c3d-0000-4000-8000-00000000000", "short", NULL, true), -EINVAL);
+        assert_int_equal(state_add_domain(&s, "6a1b2c3d-0000-4000-8000-0000000000001", "long", NULL, true), -EINVAL);
+        assert_int_equal(state_add_domain(&s, "6a1b2c3d+0000-4000-8000-000000000001", "dash", NULL, true), -EINVAL);
+        assert_int_equal(state_add_domain(&s, "6a1b2c3d-0000-4000-8000-00000000000g", "hex", NULL, true), -EINVAL);
+        assert_int_equal(s.n_domains, 1);
+        assert_non_null(state_find_domain(&s, UUID_A));
+        assert_null(state_find_domain(&s, UUID_B));
+}
+
+static void test_json_round_trip(void **state) {
+        _cleanup_(state_done) State s, back;
+        _cleanup_(freep) char *text = NULL;
+
+        state_init(&back);
+        fill(&s);
+        assert_int_equal(state_to_json_string(&s, &text), 0);
+        assert_non_null(strstr(text, "\"phase\": \"ready\""));
+        assert_non_null(strstr(text, "\"mem_sleep_restore\": \"deep\""));
+        assert_int_equal(state_from_json_string(text, &back), 0);
+        assert_filled(&back);
+}
+
+static void test_file_round_trip(void **state) {
+        const char *dir = *state;
+        _cleanup_(state_done) State s, back, again;
+        _cleanup_(freep) char *path = NULL, *tmp = NULL;
+        struct stat st;
+
+        state_init(&back);
+        state_init(&again);
+        fill(&s);
+        assert_int_equal(state_save(dir, &s), 0);
+        assert_true(asprintf(&path, "%s/" STATE_FILE_NAME, dir) > 0);
+        assert_true(asprintf(&tmp, "%s/" STATE_FILE_NAME ".tmp", dir) > 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_int_equal(access(tmp, F_OK), -1);
+        assert_int_equal(state_load(dir, &back, NULL), 0);
+        assert_filled(&back);
+
+        /* Saving again replaces the file. */
+        back.phase = CYCLE_PHASE_RESUMING;
+        assert_int_equal(state_save(dir, &back), 0);
+        assert_int_equal(state_load(dir, &again, NULL), 0);
+        assert_int_equal(again.phase, CYCLE_PHASE_RESUMING);
+
+        assert_int_equal(state_clear(dir), 0);
+        assert_int_equal(access(path, F_OK), -1);
+        assert_int_equal(state_clear(dir), 0);  /* missing is fine */
+        assert_int_equal(state_load(dir, &again, NULL), -ENOENT);
+}
+
+static void test_missing(void **state) {
+        const char *dir = *state;
+        State s = { .n_domains = 42 };
+        char *moved = NULL;
+
+        assert_int_equal(state_load(dir, &s, &moved), -ENOENT);
+        assert_null(moved);
+        assert_int_equal(s.n_domains, 42);
+}
+
+static void test_unwritable(void **state) {
+        const char *dir = *state;
+        _cleanup_(state_done) State s, back;
+        _cleanup_(freep) char *file = NULL, *below = NULL;
+
+        fill(&s);
+        /* Running as root, chmod stops nothing: use paths that cannot be directories. */
+        assert_int_equal(write_file(dir, "plain", "x"), 0);
+        assert_true(asprintf(&file, "%s/plain", dir) > 0);
+        assert_true(asprintf(&below, "%s/plain/sub", dir) > 0);
+        assert_int_equal(state_save(file, &s), -ENOTDIR);
+        assert_int_equal(state_save(below, &s), -ENOTDIR);
+        assert_int_equal(state_save("/nonexistent/tdsleep-state", &s), -ENOENT);
+        assert_int_equal(state_clear(below), -ENOTDIR);
+
+        /* A directory where the temp file goes: open fails, the real file is left alone. */
+        assert_int_equal(state_save(dir, &s), 0);
+        assert_int_equal(write_file(dir, STATE_FILE_NAME ".tmp/blocker", ""), 0);
+        assert_int_equal(state_save(dir, &s), -EISDIR);
+        state_init(&back);
+        assert_int_equal(state_load(dir, &back, NULL), 0);
+        assert_filled(&back);
+}
+
+/* Write text as the state file; loading it must fail as corrupt and move it aside. */
+static void expect_corrupt(const char *dir, const char *text, size_t size) {
+        _cleanup_(freep) char *path = NULL, *moved = NULL, *content = NULL;
+        State s = { .n_domains = 42 };
+        _cleanup_(fclosep) FILE *f = NULL;
+        size_t n = 0;
+
+        assert_true(asprintf(&path, "%s/" STATE_FILE_NAME, dir) > 0);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        assert_int_equal(fwrite(text, 1, size, f), size);
+        assert_int_equal(fclose(TAKE_PTR(f)), 0);
+
+        assert_int_equal(state_load(dir, &s, &moved), -EBADMSG);
+        assert_int_equal(s.n_domains, 42);
+        assert_non_null(moved);
+        assert_int_equal(strncmp(moved, path, strlen(path)), 0);
+        assert_int_equal(strncmp(moved + strlen(path), ".corrupt-", 9), 0);
+        assert_true(strspn(moved + strlen(path) + 9, "0123456789") > 10);
+        assert_int_equal(access(path, F_OK), -1);
+        assert_int_equal(read_full_file(moved, 1 << 20, &content, &n), 0);
+        assert_int_equal(n, size);
+        assert_memory_equal(content, text, size);
+        assert_int_equal(unlink(moved), 0);
+}
+
+static void test_corrupt(void **state) {
+        static const char *const bad[] = {
+                "",
+                "   \n",
+                "garbage",
+                "{",
+                GOOD_HEAD "[]",                                  /* truncated */
+                GOOD_HEAD "[]} trailing",
+                GOOD_HEAD "[]}{}",
+                "[]",
+                "null",
+                GOOD_HEAD "{}}",                                 /* domains not an array */
+                "{\"version\":2,\"phase\":\"ready\",\"step\":\"suspend\",\"mem_sleep_restore\":null,"
+                "\"started_realtime_usec\":5,\"domains\":[]}",
+                "{\"version\":\"1\",\"phase\":\"ready\",\"step\":\"suspend\",\"mem_sleep_restore\":null,"
+                "\"started_realtime_usec\":5,\"domains\":[]}",
+                "{\"version\":1,\"phase\":\"sleeping\",\"step\":\"suspend\",\"mem_sleep_restore\":null,"
+                "\"started_realtime_usec\":5,\"domains\":[]}",
+                "{\"version\":1,\"phase\":\"ready\",\"step\":\"nap\",\"mem_sleep_restore\":null,"
+                "\"started_realtime_usec\":5,\"domains\":[]}",
+                "{\"version\":1,\"phase\":\"ready\",\"step\":\"suspend\",\"mem_sleep_restore\":\"s3\","
+                "\"started_realtime_usec\":5,\"domains\":[]}",
+                "{\"version\":1,\"phase\":\"ready\",\"step\":\"suspend\","                 /* key missing */
+                "\"started_realtime_usec\":5,\"domains\":[]}",
+                "{\"version\":1,\"phase\":\"ready\",\"step\":\"suspend\",\"mem_sleep_restore\":null,"
+                "\"started_realtime_usec\":-5,\"domains\":[]}",
+                "{\"version\":1,\"phase\":\"ready\",\"step\":\"suspend\",\"mem_sleep_restore\":null,"
+                "\"started_realtime_usec\":1.5,\"domains\":[]}",
+                GOOD_HEAD "[{\"uuid\":\"" UUID_A "\",\"name\":\"a\",\"persistent\":true,\"started\":false}]}",
+                GOOD_HEAD "[{\"uuid\":\"" UUID_A "\",\"name\":\"a\",\"persistent\":1,\"started\":false,"
+                "\"xml\":null}]}",
+                GOOD_HEAD "[{\"uuid\":\"short\",\"name\":\"a\",\"persistent\":true,\"started\":false,"
+                "\"xml\":null}]}",
+                GOOD_HEAD "[{\"uuid\":\"" UUID_A "\",\"name\":null,\"persistent\":true,\"started\":false,"
+                "\"xml\":null}]}",
+                GOOD_HEAD "[{\"uuid\":\"" UUID_A "\",\"name\":\"a\",\"persistent\":true,\"started\":false,"
+                "\"xml\":5}]}",
+                GOOD_HEAD "[{\"uuid\":\"" UUID_A "\",\"name\":\"a\",\"persistent\":true,\"started\":false,"
+                "\"xml\":null},{\"uuid\":\"" UUID_A "\",\"name\":\"b\",\"persistent\":true,\"started\":false,"
+                "\"xml\":null}]}",
+                GOOD_HEAD "[5]}",
+                GOOD_HEAD "[],}",                                /* not JSON, strict */
+                "{'version':1}",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                print_message("corrupt case %zu: %s\n", i, bad[i]);
+                expect_corrupt(*state, bad[i], strlen(bad[i]));
+        }
+        /* An embedded NUL byte. */
+        expect_corrupt(*state, GOOD_HEAD "[]}\0x", strlen(GOOD_HEAD) + 5);
+}
+
+static void test_accepted_variants(void **state) {
+        _cleanup_(state_done) State s;
+
+        state_init(&s);
+        /* Unknown keys are ignored (a newer tdsleepd may add some); white space trails. */
+        assert_int_equal(state_from_json_string(GOOD_HEAD "[{\"uuid\":\"" UUID_A "\",\"name\":\"a\","
+                                                "\"persistent\":true,\"started\":false,\"xml\":\"<domain/>\","
+                                                "\"future\":[1,2]}],\"later\":{}}\n\n", &s), 0);
+        assert_int_equal(s.phase, CYCLE_PHASE_PREPARING);
+        assert_int_equal(s.step, SLEEP_STEP_SUSPEND);
+        assert_int_equal(s.mem_sleep_restore, _MEM_SLEEP_INVALID);
+        assert_int_equal(s.n_domains, 1);
+        assert_string_equal(s.domains[0].xml, "<domain/>");
+        assert_int_equal(state_from_json_string("{}", &s), -EBADMSG);
+}
+
+static void test_too_large(void **state) {
+        const char *dir = *state;
+        _cleanup_(freep) char *path = NULL, *moved = NULL;
+        State s = { .n_domains = 42 };
+        int fd;
+
+        /* A sparse file just over the limit: no need to write 64 MiB. */
+        assert_true(asprintf(&path, "%s/" STATE_FILE_NAME, dir) > 0);
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, 64 * 1024 * 1024 + 1), 0);
+        close(fd);
+        assert_int_equal(state_load(dir, &s, &moved), -EBADMSG);
+        assert_non_null(moved);
+        assert_int_equal(access(moved, F_OK), 0);
+        assert_int_equal(s.n_domains, 42);
+}
+
+static void test_phase_table(void **state) {
+        static const char *const names[] = { "idle", "preparing", "ready", "resuming" };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                assert_string_equal(cycle_phase_to_string((CyclePhase) i), names[i]);
+                assert_int_equal(cycle_phase_from_string(names[i]), (CyclePhase) i);
+        }
+        assert_int_equal(cycle_phase_from_string("READY"), _CYCLE_PHASE_INVALID);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_domains),
+                cmocka_unit_test(test_json_round_trip),
+                cmocka_unit_test_setup_teardown(test_file_round_trip, dir_setup, dir_teardown),
+                cmocka_unit_test_setup_teardown(test_missing, dir_setup, dir_teardown),
+                cmocka_unit_test_setup_teardown(test_unwritable, dir_setup, dir_teardown),
+                cmocka_unit_test_setup_teardown(test_corrupt, dir_setup, dir_teardown),
+                cmocka_unit_test(test_accepted_variants),
+                cmocka_unit_test_setup_teardown(test_too_large, dir_setup, dir_teardown),
+                cmocka_unit_test(test_phase_table),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
