@@ -32,7 +32,7 @@ class RealGuests(TDSleepTestCase):
         return len(self.events.select(name, "STARTED", since=since))
 
     def test_deep_suspend_real_guests(self):
-        self.pool.ensure_running([A, B, VM])
+        self.pool.use([A, B, VM])
         d = self.qdaemon(ShutdownTimeoutSec="20s").start()
         self.wait_lock()
         t0 = now()
@@ -56,7 +56,7 @@ class RealGuests(TDSleepTestCase):
         self.assertTrue(d.alive())
 
     def test_force_off_yes_destroys_after_timeout(self):
-        self.pool.ensure_running([IGN])
+        self.pool.use([IGN])
         self.qdaemon(ShutdownTimeoutSec="3s", ForceOff="yes").start()
         self.wait_lock()
         t0 = now()
@@ -73,7 +73,7 @@ class RealGuests(TDSleepTestCase):
         self.events.wait(IGN, "STARTED", 20, since=t0)
 
     def test_force_off_no_leaves_guest_running(self):
-        self.pool.ensure_running([IGN])
+        self.pool.use([IGN])
         d = self.qdaemon(ShutdownTimeoutSec="3s", ForceOff="no").start()
         self.wait_lock()
         t0 = now()
@@ -92,7 +92,7 @@ class RealGuests(TDSleepTestCase):
     def test_parallel_shutdown_one_at_a_time(self):
         # Two TDs that ignore ACPI: each takes the full timeout. One at a time, they
         # are destroyed a timeout apart; all at once, at about the same moment.
-        self.pool.ensure_running([A, IGN, IGN2])
+        self.pool.use([A, IGN, IGN2])
         self.qdaemon(ShutdownTimeoutSec="2s", ForceOff="yes", ParallelShutdown="1").start()
         self.wait_lock()
         t0 = now()
@@ -115,7 +115,7 @@ class RealGuests(TDSleepTestCase):
             self.events.wait(n, "STARTED", 20, since=t0)
 
     def test_sigkill_while_stopping_then_restart_finishes_cycle(self):
-        self.pool.ensure_running([A, IGN])
+        self.pool.use([A, IGN])
         d = self.qdaemon(ShutdownTimeoutSec="60s", ForceOff="yes").start()
         self.wait_lock()
         t0 = now()
@@ -142,7 +142,7 @@ class RealGuests(TDSleepTestCase):
             self.assertEqual(self.started_count(n, t0), 1, "%s started more than once" % n)
 
     def test_libvirtd_killed_while_preparing(self):
-        self.pool.ensure_running([A, IGN])
+        self.pool.use([A, IGN])
         d = self.qdaemon(ShutdownTimeoutSec="4s", ForceOff="yes").start()
         self.wait_lock()
         t0 = now()
@@ -162,7 +162,7 @@ class RealGuests(TDSleepTestCase):
         self.assertTrue(d.alive())
 
     def test_libvirtd_killed_while_idle_daemon_reconnects(self):
-        self.pool.ensure_running([A])
+        self.pool.use([A])
         d = self.qdaemon(ShutdownTimeoutSec="10s").start()
         self.wait_lock()
         self.lv.wait_client(d.pid, 10)
