@@ -304,6 +304,31 @@ static void test_file_errors(void **state) {
         rm_rf(dir);
 }
 
+/* conf/tdsleepd.conf lists every key at its default: loaded as shipped, and with
+ * every "#Key=" line uncommented, it must give the built-in defaults. */
+static void test_shipped_config(void **state) {
+        _cleanup_(freep) char *text = read_test_data("../../conf/tdsleepd.conf"), *error = NULL;
+        _cleanup_(config_done) Config c = { .libvirt_uri = NULL };
+        unsigned uncommented = 0;
+
+        if (!text)
+                skip();
+        assert_int_equal(load(text, &c, &error), 0);
+        assert_defaults(&c);
+        config_done(&c);
+
+        for (char *line = text; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+                if (line[0] == '#' && (line[1] >= 'A' && line[1] <= 'Z') && strchr(line, '=') &&
+                    strchr(line, '=') < strchrnul(line, '\n')) {
+                        line[0] = ' ';
+                        uncommented++;
+                }
+        assert_int_equal(uncommented, 12);
+        assert_int_equal(load(text, &c, &error), 0);
+        assert_null(error);
+        assert_defaults(&c);
+}
+
 static void test_string_tables(void **state) {
         assert_string_equal(sleep_action_to_string(SLEEP_ACTION_S2IDLE), "s2idle");
         assert_int_equal(sleep_action_from_string("refuse"), SLEEP_ACTION_REFUSE);
@@ -331,6 +356,7 @@ int main(void) {
                 cmocka_unit_test(test_dropins),
                 cmocka_unit_test(test_dropin_error),
                 cmocka_unit_test(test_file_errors),
+                cmocka_unit_test(test_shipped_config),
                 cmocka_unit_test(test_string_tables),
         };
 
