@@ -62,18 +62,25 @@ static void log_write_journal(int level, int error, const char *const *extra, co
 }
 
 int log_internal(int level, int error, const char *const *extra, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = log_internalv(level, error, extra, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int log_internalv(int level, int error, const char *const *extra, const char *fmt, va_list ap) {
         char buf[2048];
         int saved_errno = errno;
-        va_list ap;
 
         if (level > log_max_level)
                 return error == 0 ? 0 : -abs(error);
 
         /* Let "%m" print the error we were given, like systemd's log_*_errno(). */
         errno = abs(error);
-        va_start(ap, fmt);
         vsnprintf(buf, sizeof buf, fmt, ap);
-        va_end(ap);
 
         if (log_to_journal)
                 log_write_journal(level, error, extra, buf);

@@ -18,6 +18,7 @@ int log_get_max_level(void);
 /* Log MESSAGE built from fmt; extra is NULL or a NULL-terminated list of "KEY=value"
  * journal fields. Returns -abs(error) if error != 0, else 0, so callers can return it. */
 int log_internal(int level, int error, const char *const *extra, const char *fmt, ...) _printf_(4, 5);
+int log_internalv(int level, int error, const char *const *extra, const char *fmt, va_list ap) _printf_(4, 0);
 
 #define log_full_errno(level, error, ...) log_internal((level), (error), NULL, __VA_ARGS__)
 #define log_debug(...)   log_internal(LOG_DEBUG, 0, NULL, __VA_ARGS__)

@@ -5,8 +5,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -77,6 +80,32 @@ static inline const char *strna(const char *s) {
         return s ? s : "n/a";
 }
 
+/* -Wpedantic rejects printf's %m: name the error explicitly. */
+#define STRERROR(e) strerror(abs(e))
+
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
+static inline int isempty(const char *s) {
+        return !s || !*s;
+}
+
+/* IN_SET(x, a, b, ...): x equals one of the others (integers/enums). */
+#define IN_SET(x, first, ...)                                                   \
+        __extension__ ({                                                                      \
+                const __typeof__(first) _set_[] = { first, __VA_ARGS__ };       \
+                __typeof__(first) _x_ = (x);                                    \
+                bool _found_ = false;                                           \
+                for (size_t _i_ = 0; _i_ < ELEMENTSOF(_set_); _i_++)            \
+                        if (_set_[_i_] == _x_) {                                \
+                                _found_ = true;                                 \
+                                break;                                          \
+                        }                                                       \
+                _found_;                                                        \
+        })

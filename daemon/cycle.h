@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "macros.h"
+
+/* The sleep state machine: idle -> preparing -> ready -> resuming -> idle.
+ * Preparing stops the TDs that do not survive the step (in parallel, bounded, with
+ * timeouts and force-off); resuming starts them again. Every destructive step is
+ * preceded by a durable write of the state, so a restarted daemon finishes the cycle. */
+
+#include <stdbool.h>
+
+#include "plan.h"
+#include "state.h"
+#include "virt.h"
+
+typedef struct Manager Manager;
+typedef struct Cycle Cycle;
+
+int cycle_new(Manager *m, Cycle **ret);
+Cycle *cycle_free(Cycle *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Cycle *, cycle_free)
+
+/* Load the state file left by a previous run (a corrupt one is moved aside loudly). */
+int cycle_load(Cycle *c);
+
+/* Prepare for a sleep step (SLEEP_STEP_UNKNOWN for PrepareForSleep(true)). Idempotent. */
+void cycle_prepare(Cycle *c, SleepStep step);
+/* The sleep is over (or failed): start again what was stopped. */
+void cycle_resume(Cycle *c);
+/* logind appeared (again): a cycle restored from the state file decides how to go on. */
+void cycle_on_logind(Cycle *c, bool preparing_for_sleep);
+
+void cycle_on_domain_event(Cycle *c, Domain *d, int event);
+/* libvirt connected or went away: re-check every job against the fresh domain table. */
+void cycle_on_libvirt_changed(Cycle *c);
+
+CyclePhase cycle_phase(const Cycle *c);
+/* Is there unfinished work restored from a state file? */
+bool cycle_restored(const Cycle *c);

@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "logind.h"
+#include "manager.h"
+
+#define LOGIND_SERVICE "org.freedesktop.login1"
+#define LOGIND_PATH "/org/freedesktop/login1"
+#define LOGIND_MANAGER "org.freedesktop.login1.Manager"
+#define DELAY_FDNAME "delay-inhibitor"
+
+struct Logind {
+        Manager *manager;
+        sd_bus *bus;
+        bool present;
+        bool preparing_for_sleep;
+        uint64_t inhibit_delay_max_usec;
+        int delay_fd;
+        sd_bus_slot *delay_call;        /* Inhibit(delay) in flight */
+        int block_fd;
+        char *block_why;
+        sd_bus_slot *block_call;
+        char *block_call_why;
+        sd_bus_slot *prepare_match;
+        sd_bus_slot *owner_match;
+        sd_bus_slot *owner_call;
+        sd_bus_slot *props_call;
+};
+
+/* Keep the delay lock in systemd's fd store: if tdsleepd crashes mid-cycle, the lock
+ * survives the restart instead of letting the host sleep with TDs running. */
+static void fdstore_put(int fd) {
+        if (getenv("NOTIFY_SOCKET"))
+                (void) sd_pid_notify_with_fds(0, false, "FDSTORE=1\nFDNAME=" DELAY_FDNAME, &fd, 1);
+}
+
+static void fdstore_remove(void) {
+        if (getenv("NOTIFY_SOCKET"))
+                (void) sd_notify(false, "FDSTOREREMOVE=1\nFDNAME=" DELAY_FDNAME);
+}
+
+bool logind_has_delay(const Logind *l) {
+        return l->delay_fd >= 0;
+}
+
+bool logind_is_present(const Logind *l) {
+        return l->present;
+}
+
+uint64_t logind_inhibit_delay_max_usec(const Logind *l) {
+        return l->inhibit_delay_max_usec;
+}
+
+void logind_adopt_delay_fd(Logind *l, int fd) {
+        l->delay_fd = safe_close(l->delay_fd);
+        l->delay_fd = fd;
+        log_info("Kept the sleep delay lock across the restart");
+}
+
+void logind_release_delay(Logind *l) {
+        l->delay_call = sd_bus_slot_unref(l->delay_call);
+        if (l->delay_fd < 0)
+                return;
+        fdstore_remove();
+        l->delay_fd = safe_close(l->delay_fd);
+        log_info("Released the sleep delay lock");
+        manager_update_status(l->manager);
+}
+
+/* The reply to Inhibit() carries the lock as an fd; it lives until we close our copy. */
+static int read_inhibit_fd(sd_bus_message *reply, int *ret_fd) {
+        int fd, r;
+
+        if (sd_bus_message_is_method_error(reply, NULL))
+                return -sd_bus_message_get_errno(reply);
+        r = sd_bus_message_read(reply, "h", &fd);
+        if (r < 0)
+                return r;
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return negative_errno();
+        *ret_fd = fd;
+        return 0;
+}
+
+static int on_delay_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Logind *l = userdata;
+        int fd = -1, r;
+
+        l->delay_call = sd_bus_slot_unref(l->delay_call);
+        r = read_inhibit_fd(reply, &fd);
+        if (r < 0) {
+                const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+                log_error_errno(r, "Failed to take the sleep delay lock: %s", e ? e->message : strerror(-r));
+                return 0;
+        }
+        safe_close(l->delay_fd);
+        l->delay_fd = fd;
+        fdstore_put(fd);
+        log_info("Took the sleep delay lock");
+        manager_update_status(l->manager);
+        return 0;
+}
+
+static int call_inhibit(Logind *l, const char *why, const char *mode, sd_bus_message_handler_t cb,
+                        sd_bus_slot **ret_slot) {
+        return sd_bus_call_method_async(l->bus, ret_slot, LOGIND_SERVICE, LOGIND_PATH, LOGIND_MANAGER,
+                                        "Inhibit", cb, l, "ssss", "sleep", "tdsleepd", why, mode);
+}
+
+int logind_take_delay(Logind *l) {
+        int r;
+
+        if (l->delay_fd >= 0 || l->delay_call || !l->present)
+                return 0;
+        r = call_inhibit(l, "Stopping trust domains (TDX) that do not survive S3/S4", "delay",
+                         on_delay_reply, &l->delay_call);
+        if (r < 0)
+                return log_error_errno(r, "Failed to ask logind for the sleep delay lock: %s", STRERROR(r));
+        /* Make sure the request is on the wire before any slow resume work starts. */
+        (void) sd_bus_flush(l->bus);
+        return 0;
+}
+
+static int on_block_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Logind *l = userdata;
+        int fd = -1, r;
+
+        l->block_call = sd_bus_slot_unref(l->block_call);
+        r = read_inhibit_fd(reply, &fd);
+        if (r < 0) {
+                log_error_errno(r, "Failed to take the sleep block lock: %s", STRERROR(r));
+                return 0;
+        }
+        /* Swap: the old lock covers us until the new one exists. */
+        safe_close(l->block_fd);
+        l->block_fd = fd;
+        free(l->block_why);
+        l->block_why = TAKE_PTR(l->block_call_why);
+        log_info("Holding a sleep block lock: %s", l->block_why);
+        manager_update_status(l->manager);
+        return 0;
+}
+
+int logind_set_block(Logind *l, const char *why) {
+        int r;
+
+        l->block_call = sd_bus_slot_unref(l->block_call);
+        l->block_call_why = mfree(l->block_call_why);
+        if (!why) {
+                if (l->block_fd >= 0)
+                        log_info("Released the sleep block lock");
+                l->block_fd = safe_close(l->block_fd);
+                l->block_why = mfree(l->block_why);
+                return 0;
+        }
+        if (l->block_fd >= 0 && l->block_why && streq(l->block_why, why))
+                return 0;
+        if (!l->present)
+                return 0;       /* taken when logind appears */
+        l->block_call_why = strdup(why);
+        if (!l->block_call_why)
+                return -ENOMEM;
+        r = call_inhibit(l, why, "block", on_block_reply, &l->block_call);
+        if (r < 0)
+                return log_error_errno(r, "Failed to ask logind for a sleep block lock: %s", STRERROR(r));
+        return 0;
+}
+
+/* ---- logind's signals and presence ---- */
+
+static int on_prepare_for_sleep(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Logind *l = userdata;
+        int start, r;
+
+        r = sd_bus_message_read(m, "b", &start);
+        if (r < 0) {
+                log_warning_errno(r, "Malformed PrepareForSleep signal, ignoring: %s", STRERROR(r));
+                return 0;
+        }
+        l->preparing_for_sleep = start;
+        manager_on_prepare_for_sleep(l->manager, start);
+        return 0;
+}
+
+static int on_properties(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Logind *l = userdata;
+        uint64_t delay = 0;
+        int preparing = 0, r;
+
+        l->props_call = sd_bus_slot_unref(l->props_call);
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                log_warning("Failed to read logind's properties: %s", sd_bus_message_get_error(reply)->message);
+                manager_on_logind_changed(l->manager, true, false);
+                return 0;
+        }
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r > 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                const char *name;
+
+                r = sd_bus_message_read(reply, "s", &name);
+                if (r < 0)
+                        break;
+                if (streq(name, "InhibitDelayMaxUSec"))
+                        r = sd_bus_message_read(reply, "v", "t", &delay);
+                else if (streq(name, "PreparingForSleep"))
+                        r = sd_bus_message_read(reply, "v", "b", &preparing);
+                else
+                        r = sd_bus_message_skip(reply, "v");
+                if (r < 0)
+                        break;
+                r = sd_bus_message_exit_container(reply);
+        }
+        if (r < 0)
+                log_warning_errno(r, "Failed to parse logind's properties: %s", STRERROR(r));
+        l->inhibit_delay_max_usec = delay;
+        l->preparing_for_sleep = preparing;
+        manager_on_logind_changed(l->manager, true, preparing);
+        return 0;
+}
+
+static void logind_appeared(Logind *l) {
+        int r;
+
+        l->present = true;
+        log_info("logind is available");
+        l->props_call = sd_bus_slot_unref(l->props_call);
+        r = sd_bus_call_method_async(l->bus, &l->props_call, LOGIND_SERVICE, LOGIND_PATH,
+                                     "org.freedesktop.DBus.Properties", "GetAll", on_properties, l,
+                                     "s", LOGIND_MANAGER);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to ask for logind's properties: %s", STRERROR(r));
+                manager_on_logind_changed(l->manager, true, false);
+        }
+}
+
+static void logind_vanished(Logind *l) {
+        l->present = false;
+        l->delay_call = sd_bus_slot_unref(l->delay_call);
+        l->block_call = sd_bus_slot_unref(l->block_call);
+        l->props_call = sd_bus_slot_unref(l->props_call);
+        /* A lock belongs to one logind instance: the new one starts with none. */
+        if (l->delay_fd >= 0)
+                fdstore_remove();
+        l->delay_fd = safe_close(l->delay_fd);
+        l->block_fd = safe_close(l->block_fd);
+        log_warning("logind went away; taking the locks again when it is back");
+        manager_on_logind_changed(l->manager, false, false);
+}
+
+static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Logind *l = userdata;
+        const char *name, *old_owner, *new_owner;
+        int r;
+
+        r = sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner);
+        if (r < 0 || !streq(name, LOGIND_SERVICE))
+                return 0;
+        if (l->present && !isempty(old_owner))
+                logind_vanished(l);
+        if (!isempty(new_owner))
+                logind_appeared(l);
+        return 0;
+}
+
+static int on_get_name_owner(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Logind *l = userdata;
+
+        l->owner_call = sd_bus_slot_unref(l->owner_call);
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                log_warning("logind is not running yet; waiting for it");
+                return 0;
+        }
+        if (!l->present)
+                logind_appeared(l);
+        return 0;
+}
+
+int logind_start(Logind *l) {
+        int r;
+
+        r = sd_bus_match_signal(l->bus, &l->prepare_match, LOGIND_SERVICE, LOGIND_PATH, LOGIND_MANAGER,
+                                "PrepareForSleep", on_prepare_for_sleep, l);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to PrepareForSleep: %s", STRERROR(r));
+        r = sd_bus_match_signal(l->bus, &l->owner_match, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, l);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch logind's bus name: %s", STRERROR(r));
+        r = sd_bus_call_method_async(l->bus, &l->owner_call, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "GetNameOwner", on_get_name_owner, l,
+                                     "s", LOGIND_SERVICE);
+        if (r < 0)
+                return log_error_errno(r, "Failed to look for logind: %s", STRERROR(r));
+        return 0;
+}
+
+int logind_new(Manager *m, sd_bus *bus, Logind **ret) {
+        Logind *l = calloc(1, sizeof(Logind));
+
+        if (!l)
+                return -ENOMEM;
+        l->manager = m;
+        l->bus = sd_bus_ref(bus);
+        l->delay_fd = l->block_fd = -1;
+        *ret = l;
+        return 0;
+}
+
+Logind *logind_free(Logind *l) {
+        if (!l)
+                return NULL;
+        sd_bus_slot_unref(l->delay_call);
+        sd_bus_slot_unref(l->block_call);
+        sd_bus_slot_unref(l->prepare_match);
+        sd_bus_slot_unref(l->owner_match);
+        sd_bus_slot_unref(l->owner_call);
+        sd_bus_slot_unref(l->props_call);
+        safe_close(l->delay_fd);
+        safe_close(l->block_fd);
+        free(l->block_why);
+        free(l->block_call_why);
+        sd_bus_unref(l->bus);
+        free(l);
+        return NULL;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* logind over sd-bus: the delay and block sleep inhibitors, PrepareForSleep, and logind
+ * coming and going (NameOwnerChanged). Follows NetworkManager's nm-sleep-monitor. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#include "macros.h"
+
+typedef struct Manager Manager;
+typedef struct Logind Logind;
+
+int logind_new(Manager *m, sd_bus *bus, Logind **ret);
+Logind *logind_free(Logind *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Logind *, logind_free)
+
+/* Subscribe to PrepareForSleep and logind's name; when logind is there, take the delay lock. */
+int logind_start(Logind *l);
+
+/* Adopt a delay-inhibitor fd kept across a restart in systemd's fd store. */
+void logind_adopt_delay_fd(Logind *l, int fd);
+
+/* Ask for the delay lock (asynchronously) unless it is held or being asked for. */
+int logind_take_delay(Logind *l);
+/* Close the delay lock: logind may go on with the sleep. */
+void logind_release_delay(Logind *l);
+bool logind_has_delay(const Logind *l);
+
+/* Hold a block lock with this why (NULL: release it). Re-taken when why changes. */
+int logind_set_block(Logind *l, const char *why);
+
+bool logind_is_present(const Logind *l);
+/* logind's InhibitDelayMaxUSec as last read (0 if unknown). */
+uint64_t logind_inhibit_delay_max_usec(const Logind *l);

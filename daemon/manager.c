@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "log.h"
+#include "manager.h"
+#include "policy.h"
+#include "virt-event.h"
+#include "build-config.h"
+
+/* Margin on top of the stop budget before logind's InhibitDelayMaxUSec is called short. */
+#define INHIBIT_DELAY_MARGIN_USEC (5 * USEC_PER_SEC)
+
+static void manager_refresh_block_lock(Manager *m);
+
+int manager_new(Manager **ret) {
+        Manager *m = calloc(1, sizeof(Manager));
+
+        if (!m)
+                return -ENOMEM;
+        config_init(&m->config);
+        m->kernel_policy = _KERNEL_POLICY_INVALID;
+        *ret = m;
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        cycle_free(m->cycle);
+        logind_free(m->logind);
+        virt_free(m->virt);
+        virt_event_unregister();
+        sd_event_source_disable_unref(m->sigterm_source);
+        sd_event_source_disable_unref(m->sigint_source);
+        sd_event_source_disable_unref(m->sighup_source);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        config_done(&m->config);
+        free(m->config_path);
+        free(m->state_dir);
+        free(m->sysfs_root);
+        free(m->libvirt_uri);
+        free(m->socket_path);
+        free(m->last_status);
+        free(m);
+        return NULL;
+}
+
+const char *manager_libvirt_uri(const Manager *m) {
+        return m->libvirt_uri ? m->libvirt_uri : m->config.libvirt_uri;
+}
+
+int manager_load_config(Manager *m) {
+        _cleanup_(freep) char *error = NULL;
+        Config c;
+        int r = config_load(m->config_path, &c, &error);
+
+        if (r < 0)
+                return log_error_errno(r, "%s", error ? error : "Failed to load the configuration");
+        config_done(&m->config);
+        m->config = c;
+        return 0;
+}
+
+/* logind's delay limit must cover a graceful stop plus force-off, or the host sleeps
+ * while TDs are still being stopped. */
+static void manager_check_inhibit_delay(Manager *m) {
+        uint64_t have = logind_inhibit_delay_max_usec(m->logind);
+        uint64_t need = config_stop_budget_usec(&m->config) + INHIBIT_DELAY_MARGIN_USEC;
+
+        if (have > 0 && have < need)
+                log_warning("logind's InhibitDelayMaxSec is %.0fs, but stopping TDs may take up to %.0fs "
+                            "(ShutdownTimeoutSec= plus force-off): raise InhibitDelayMaxSec in a logind.conf.d "
+                            "drop-in, or logind may put the host to sleep with TDs still running",
+                            (double) have / USEC_PER_SEC, (double) need / USEC_PER_SEC);
+}
+
+int manager_reload(Manager *m, char **ret_error) {
+        _cleanup_(freep) char *error = NULL;
+        Config c;
+        int r = config_load(m->config_path, &c, &error);
+
+        if (r < 0) {
+                log_error("Rejected the new configuration, keeping the old one: %s", strna(error));
+                if (ret_error)
+                        *ret_error = TAKE_PTR(error);
+                return r;
+        }
+        config_done(&m->config);
+        m->config = c;
+        log_info("Reloaded the configuration from %s", m->config_path);
+        virt_set_uri(m->virt, manager_libvirt_uri(m));
+        manager_check_inhibit_delay(m);
+        manager_refresh_block_lock(m);
+        manager_apply_kernel_policy(m, NULL);
+        return 0;
+}
+
+/* ---- the kernel's policy ---- */
+
+static void manager_keep_s2idle(Manager *m, PowerPicture *p) {
+        int r;
+
+        if (p->mem_sleep_selected != MEM_SLEEP_DEEP || !(p->mem_sleep_available & POWER_MASK(MEM_SLEEP_S2IDLE)))
+                return;
+        r = power_write_mem_sleep(m->sysfs_root, MEM_SLEEP_S2IDLE);
+        if (r < 0) {
+                log_error_errno(r, "Failed to select s2idle in /sys/power/mem_sleep: %s", STRERROR(r));
+                return;
+        }
+        p->mem_sleep_selected = MEM_SLEEP_S2IDLE;
+        if (!m->exclusive_logged)
+                log_notice("Kernel policy exclusive: TDX is on, so the kernel disabled S3 at boot and an S3 "
+                           "attempt would fail late, after devices were suspended. Selected s2idle in "
+                           "/sys/power/mem_sleep: a suspend keeps TDs running");
+        m->exclusive_logged = true;
+}
+
+void manager_apply_kernel_policy(Manager *m, PowerPicture *ret) {
+        _cleanup_(freep) char *error = NULL;
+        PowerPicture p;
+        KernelPolicy policy;
+        int r = power_read(m->sysfs_root, &p, &error);
+
+        if (r < 0) {
+                log_error("Failed to read the kernel's sleep states: %s", strna(error));
+                p = (PowerPicture) { .mem_sleep_selected = _MEM_SLEEP_INVALID };
+        } else {
+                policy = policy_effective(m->config.kernel_policy, &p);
+                if (policy != m->kernel_policy)
+                        log_info("Kernel policy: %s%s", kernel_policy_to_string(policy),
+                                 m->config.kernel_policy == KERNEL_POLICY_AUTO ? " (detected)" : "");
+                m->kernel_policy = policy;
+                if (policy == KERNEL_POLICY_EXCLUSIVE)
+                        manager_keep_s2idle(m, &p);
+        }
+        if (ret)
+                *ret = p;
+}
+
+/* ---- events from the modules ---- */
+
+void manager_on_prepare_for_sleep(Manager *m, bool start) {
+        if (start) {
+                log_info("logind: PrepareForSleep(true)");
+                cycle_prepare(m->cycle, SLEEP_STEP_UNKNOWN);
+                return;
+        }
+        log_info("logind: PrepareForSleep(false)");
+        /* Re-take the lock first, so the next sleep cannot start before we see it. */
+        (void) logind_take_delay(m->logind);
+        cycle_resume(m->cycle);
+}
+
+void manager_on_logind_changed(Manager *m, bool present, bool preparing_for_sleep) {
+        if (present) {
+                /* Prepared and logind is sleeping: a new delay lock would only hold it up. */
+                if (!(preparing_for_sleep && cycle_phase(m->cycle) == CYCLE_PHASE_READY))
+                        (void) logind_take_delay(m->logind);
+                manager_check_inhibit_delay(m);
+                manager_refresh_block_lock(m);
+                cycle_on_logind(m->cycle, preparing_for_sleep);
+        }
+        manager_update_status(m);
+}
+
+/* A running TD whose action is refuse keeps a block lock whose why names every such TD. */
+static void manager_refresh_block_lock(Manager *m) {
+        _cleanup_(freep) char *why = NULL;
+        Domain **domains;
+        size_t n = virt_domains(m->virt, &domains), len = 0;
+        FILE *f = open_memstream(&why, &len);
+
+        if (!f) {
+                log_error("Out of memory building the block lock's reason");
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const Domain *d = domains[i];
+
+                if (!d->active || !domain_policy_is_protected(&d->policy, m->config.protected_kinds) ||
+                    domain_policy_action(&d->policy, &m->config) != SLEEP_ACTION_REFUSE)
+                        continue;
+                fprintf(f, "%s%s", ftell(f) == 0 ? "Trust domains that do not survive S3/S4 and refuse sleep: " : ", ",
+                        d->name);
+        }
+        if (fclose(f) != 0) {
+                log_error("Out of memory building the block lock's reason");
+                return;
+        }
+        (void) logind_set_block(m->logind, len > 0 ? why : NULL);
+}
+
+void manager_on_domain_event(Manager *m, Domain *d, int event, int detail) {
+        cycle_on_domain_event(m->cycle, d, event);
+        manager_refresh_block_lock(m);
+        manager_update_status(m);
+}
+
+void manager_on_libvirt_changed(Manager *m) {
+        cycle_on_libvirt_changed(m->cycle);
+        if (virt_is_connected(m->virt))
+                manager_refresh_block_lock(m);
+        manager_update_status(m);
+}
+
+unsigned manager_count_running_tds(Manager *m) {
+        Domain **domains;
+        size_t n = virt_domains(m->virt, &domains);
+        unsigned count = 0;
+
+        for (size_t i = 0; i < n; i++)
+                if (domains[i]->active && domain_policy_is_protected(&domains[i]->policy, m->config.protected_kinds))
+                        count++;
+        return count;
+}
+
+void manager_update_status(Manager *m) {
+        char *status = NULL;
+
+        if (!m->cycle || !m->virt || !m->logind)
+                return;
+        if (asprintf(&status, "STATUS=%s; %u TDs running; delay lock %s; libvirt %s",
+                     cycle_phase_to_string(cycle_phase(m->cycle)), manager_count_running_tds(m),
+                     logind_has_delay(m->logind) ? "held" : "released",
+                     virt_is_connected(m->virt) ? "connected" : "disconnected") < 0)
+                return;
+        if (m->last_status && streq(m->last_status, status)) {
+                free(status);
+                return;
+        }
+        (void) sd_notify(false, status);
+        free(m->last_status);
+        m->last_status = status;
+}
+
+/* ---- start and run ---- */
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("Received %s: exiting", strsignal((int) si->ssi_signo));
+        (void) sd_notify(false, "STOPPING=1");
+        return sd_event_exit(m->event, 0);
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        (void) sd_notify(false, "RELOADING=1");
+        (void) manager_reload(m, NULL);
+        (void) sd_notify(false, "READY=1");
+        return 0;
+}
+
+static int manager_setup_signals(Manager *m) {
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return negative_errno();
+        r = sd_event_add_signal(m->event, &m->sigterm_source, SIGTERM, on_sigterm, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sigint_source, SIGINT, on_sigterm, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sighup_source, SIGHUP, on_sighup, m);
+        return r;
+}
+
+/* A delay lock kept in systemd's fd store by our previous run is still ours. */
+static void manager_adopt_stored_fds(Manager *m) {
+        char **names = NULL;
+        int n = sd_listen_fds_with_names(true, &names);
+
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+
+                if (names && names[i] && streq(names[i], "delay-inhibitor"))
+                        logind_adopt_delay_fd(m->logind, fd);
+                else
+                        log_debug("Ignoring passed fd %d (%s)", fd, names && names[i] ? names[i] : "unnamed");
+                free(names ? names[i] : NULL);
+        }
+        free(names);
+}
+
+static int manager_connect_bus(Manager *m) {
+        int r = sd_bus_default_system(&m->bus);
+
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %s", STRERROR(r));
+        /* If the bus goes, exit with failure: systemd restarts us and the state file carries on. */
+        r = sd_bus_set_exit_on_disconnect(m->bus, true);
+        if (r >= 0)
+                r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %s", STRERROR(r));
+        return 0;
+}
+
+int manager_start(Manager *m) {
+        int r;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the event loop: %s", STRERROR(r));
+        r = manager_setup_signals(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up signal handling: %s", STRERROR(r));
+        /* Pings the watchdog at half of WATCHDOG_USEC when systemd asks for it. */
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %s", STRERROR(r));
+        r = manager_connect_bus(m);
+        if (r < 0)
+                return r;
+        r = virt_event_register(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to hook libvirt into the event loop: %s", STRERROR(r));
+        r = cycle_new(m, &m->cycle);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the cycle: %s", STRERROR(r));
+        r = cycle_load(m->cycle);
+        if (r < 0)
+                return r;
+        r = logind_new(m, m->bus, &m->logind);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up logind: %s", STRERROR(r));
+        manager_adopt_stored_fds(m);
+        r = virt_new(m, m->event, manager_libvirt_uri(m), &m->virt);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up libvirt: %s", STRERROR(r));
+        manager_apply_kernel_policy(m, NULL);
+        virt_connect(m->virt);
+        return logind_start(m->logind);
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        manager_update_status(m);
+        (void) sd_notify(false, "READY=1");
+        log_info("tdsleepd " PACKAGE_VERSION " running: libvirt %s, state in %s, sysfs below %s",
+                 manager_libvirt_uri(m), m->state_dir, m->sysfs_root);
+        r = sd_event_loop(m->event);
+        (void) sd_notify(false, "STOPPING=1");
+        return r;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "macros.h"
+
+/* The one Manager: owns the loop, the config and every module; routes their events. */
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "cycle.h"
+#include "logind.h"
+#include "power.h"
+#include "virt.h"
+
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        Config config;
+
+        /* from the command line */
+        char *config_path;
+        char *state_dir;
+        char *sysfs_root;
+        char *libvirt_uri;      /* overrides LibvirtURI= when set */
+        char *socket_path;
+
+        Virt *virt;
+        Logind *logind;
+        Cycle *cycle;
+
+        sd_event_source *sigterm_source;
+        sd_event_source *sigint_source;
+        sd_event_source *sighup_source;
+        char *last_status;
+        KernelPolicy kernel_policy;     /* in force: KernelPolicy= or what auto detected */
+        bool exclusive_logged;
+} Manager;
+
+int manager_new(Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free)
+
+/* Read the config for the first time; errors are logged as file:line: message. */
+int manager_load_config(Manager *m);
+/* Create the loop and every module; connect to the bus, logind and libvirt. */
+int manager_start(Manager *m);
+/* READY=1, run the loop, STOPPING=1. Returns the loop's exit code. */
+int manager_run(Manager *m);
+
+/* Re-read the config (SIGHUP, Reload). A broken new config is rejected, the old kept. */
+int manager_reload(Manager *m, char **ret_error);
+
+/* The libvirt URI in force: --libvirt-uri, else LibvirtURI=. */
+const char *manager_libvirt_uri(const Manager *m);
+
+/* Events from the modules. */
+void manager_on_prepare_for_sleep(Manager *m, bool start);
+void manager_on_logind_changed(Manager *m, bool present, bool preparing_for_sleep);
+void manager_on_domain_event(Manager *m, Domain *d, int event, int detail);
+void manager_on_libvirt_changed(Manager *m);
+
+/* Re-read the kernel's picture and apply the kernel policy: under exclusive, keep s2idle
+ * selected in mem_sleep (S3 would fail late). Fills *ret if given. */
+void manager_apply_kernel_policy(Manager *m, PowerPicture *ret);
+
+/* Number of running domains that are protected (TDs by config and metadata). */
+unsigned manager_count_running_tds(Manager *m);
+/* Send STATUS= if it changed. */
+void manager_update_status(Manager *m);

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* libvirt's event-loop hooks (virEventRegisterImpl) implemented on sd-event, so
+ * libvirt's sockets and timers run on the daemon's one loop: no second loop, no thread. */
+
+#include <systemd/sd-event.h>
+
+/* Register the hooks for loop e. Must run once, before the first virConnectOpen. */
+int virt_event_register(sd_event *e);
+
+/* Drop every remaining libvirt watch and timer (at exit, after the connection is closed). */
+void virt_event_unregister(void);
