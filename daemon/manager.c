@@ -244,7 +244,6 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
         Manager *m = userdata;
 
         log_info("Received %s: exiting", strsignal((int) si->ssi_signo));
-        (void) sd_notify(false, "STOPPING=1");
         return sd_event_exit(m->event, 0);
 }
 
