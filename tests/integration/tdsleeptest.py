@@ -160,6 +160,8 @@ class LifecycleEvents:
         import libvirt
         self.libvirt = libvirt
         libvirt.virEventRegisterDefaultImpl()  # must precede every virConnectOpen
+        # Errors are exceptions here; do not also print them (e.g. an expected "Domain not found").
+        libvirt.registerErrorHandler(lambda ctx, err: None, None)
         self.cond = threading.Condition()
         self.events = []
         threading.Thread(target=self._loop, name="libvirt-events", daemon=True).start()
