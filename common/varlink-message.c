@@ -85,7 +85,7 @@ int varlink_message_parse(const char *text, size_t len, json_object **ret) {
         tok = json_tokener_new_ex(JSON_DEPTH_MAX);
         if (!tok)
                 return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
         o = json_tokener_parse_ex(tok, text, (int) len);
         if (!o || json_tokener_get_error(tok) != json_tokener_success)
                 return -EBADMSG;
