@@ -27,8 +27,8 @@ char *varlink_buffer_reserve(VarlinkBuffer *b, size_t n) {
         }
         if (n > SIZE_MAX / 2 - b->size)
                 return NULL;
-        if (b->size + n > b->allocated) {
-                size_t a = (b->size + n) * 2;
+        if (b->size + n > b->allocated || !b->data) {
+                size_t a = (b->size + n) * 2 + 64;
                 char *p = realloc(b->data, a);
 
                 if (!p)
@@ -61,8 +61,11 @@ void varlink_buffer_consume(VarlinkBuffer *b, size_t n) {
 
 int varlink_buffer_next(VarlinkBuffer *b, size_t max, const char **ret, size_t *ret_len) {
         size_t pending = varlink_buffer_pending(b);
-        const char *base = b->data + b->start, *nul;
+        const char *base, *nul;
 
+        if (pending == 0)
+                return 0;
+        base = b->data + b->start;
         nul = pending > b->scanned ? memchr(base + b->scanned, 0, pending - b->scanned) : NULL;
         if (!nul) {
                 b->scanned = pending;
