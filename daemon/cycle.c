@@ -27,6 +27,19 @@ typedef enum JobState {
         JOB_DROPPED,            /* never stopped by us, or running again: nothing to do */
 } JobState;
 
+static const char *const job_state_table[] = {
+        [JOB_STOP_PENDING] = "stop-pending",
+        [JOB_STOPPING] = "stopping",
+        [JOB_FORCING] = "forcing",
+        [JOB_STOPPED] = "stopped",
+        [JOB_LEFT_RUNNING] = "left-running",
+        [JOB_STOP_FAILED] = "stop-failed",
+        [JOB_START_PENDING] = "start-pending",
+        [JOB_STARTED] = "started",
+        [JOB_START_FAILED] = "start-failed",
+        [JOB_DROPPED] = "dropped",
+};
+
 typedef struct Job {
         Cycle *cycle;
         size_t index;           /* its entry in cycle->state.domains */
@@ -43,6 +56,9 @@ struct Cycle {
         unsigned in_flight;     /* stops sent and not finished */
         uint64_t began_usec;
         bool restored;          /* loaded from a state file, waiting for logind to decide */
+        bool sleeping;          /* a sleep is under way: PrepareForSleep(true) or the hook */
+        bool awaiting_hook;     /* the host may keep or lose TDs: the hook will name the step */
+        uint64_t drain_timeout_usec;    /* Drain(timeout): overrides the stop timeouts */
         sd_event_source *start_defer;
 };
 
@@ -120,9 +136,21 @@ static void cycle_save(Cycle *c) {
                                 "A restart now would not know which TDs to start again", c->m->state_dir, STRERROR(r));
 }
 
+static void cycle_begin_resume(Cycle *c);
+
 static void cycle_set_phase(Cycle *c, CyclePhase phase) {
         c->state.phase = phase;
-        manager_update_status(c->m);
+        manager_on_cycle_phase(c->m);
+}
+
+/* Every job state change goes through here, so subscribers see it. */
+static void job_set_state(Job *j, JobState state) {
+        const StateDomain *sd = &j->cycle->state.domains[j->index];
+
+        if (j->state == state)
+                return;
+        j->state = state;
+        manager_on_cycle_domain(j->cycle->m, sd->name, sd->uuid, job_state_table[state]);
 }
 
 /* ---- stopping ---- */
@@ -138,7 +166,7 @@ static bool job_stop_in_progress(const Job *j) {
 static void job_stop_done(Job *j, JobState state) {
         if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING))
                 j->cycle->in_flight--;
-        j->state = state;
+        job_set_state(j, state);
         j->timer = sd_event_source_disable_unref(j->timer);
 }
 
@@ -185,7 +213,7 @@ static void job_force(Job *j) {
         }
         log_td(LOG_WARNING, MESSAGE_TD_FORCED_OFF, j, "TD %s did not stop within %.1fs, forcing it off",
                sd->name, (double) j->timeout_usec / USEC_PER_SEC);
-        j->state = JOB_FORCING;
+        job_set_state(j, JOB_FORCING);
         job_send_destroy(j);
 }
 
@@ -217,7 +245,7 @@ static void job_send_shutdown(Job *j) {
                 job_stop_done(j, JOB_STOPPED);
                 return;
         }
-        j->state = JOB_STOPPING;
+        job_set_state(j, JOB_STOPPING);
         j->began_usec = now_usec();
         c->in_flight++;
         if (r < 0) {
@@ -255,6 +283,12 @@ static void job_set_timer(Job *j, uint64_t usec, sd_event_time_handler_t cb) {
 
 /* ---- preparing ---- */
 
+static uint64_t cycle_stop_timeout(const Cycle *c, const Domain *d) {
+        if (c->state.step == SLEEP_STEP_DRAIN && c->drain_timeout_usec > 0)
+                return c->drain_timeout_usec;
+        return domain_policy_timeout_usec(&d->policy, &c->m->config);
+}
+
 /* Record a TD to stop, with the XML that brings it back, before anything is done to it. */
 static Job *cycle_add_job(Cycle *c, const Domain *d) {
         _cleanup_(freep) char *xml = NULL;
@@ -278,7 +312,7 @@ static Job *cycle_add_job(Cycle *c, const Domain *d) {
                 return NULL;
         }
         c->jobs[j->index] = j;
-        j->timeout_usec = domain_policy_timeout_usec(&d->policy, &c->m->config);
+        j->timeout_usec = cycle_stop_timeout(c, d);
         return j;
 }
 
@@ -290,7 +324,7 @@ static Job *cycle_want_stopped(Cycle *c, const Domain *d) {
                 return cycle_add_job(c, d);
         job_stop_done(j, JOB_STOP_PENDING);
         job_domain(j)->started = false;
-        j->timeout_usec = domain_policy_timeout_usec(&d->policy, &c->m->config);
+        j->timeout_usec = cycle_stop_timeout(c, d);
         return j;
 }
 
@@ -366,31 +400,84 @@ static bool cycle_step_keeps(SleepStep step, const PowerPicture *p) {
         }
 }
 
-void cycle_prepare(Cycle *c, SleepStep step) {
+/* PrepareForSleep(true) with no step known. If the host may either keep or lose TDs,
+ * only the sleep hook knows the step: let logind go on to run it, and act when its
+ * Prepare arrives (without a control socket nothing can tell us: act now). */
+void cycle_prepare_for_sleep(Cycle *c) {
+        PowerPicture p;
+
+        if (c->state.phase == CYCLE_PHASE_IDLE && manager_has_control_socket(c->m)) {
+                cycle_read_power(c, &p);
+                if (plan_when_to_act(&p) == PLAN_WHEN_WAIT_FOR_HOOK) {
+                        c->sleeping = c->awaiting_hook = true;
+                        log_notice("This host may suspend to idle (TDs survive) or hibernate (they do not), "
+                                   "and logind does not say which: waiting for the sleep hook to name the step");
+                        logind_release_delay(c->m->logind);
+                        manager_on_cycle_phase(c->m);
+                        return;
+                }
+        }
+        cycle_prepare(c, SLEEP_STEP_UNKNOWN);
+}
+
+/* Plan and act for step: record the TDs to stop, save, send the shutdowns. */
+static void cycle_act(Cycle *c, SleepStep step) {
         PowerPicture p;
         bool keeps;
 
-        if (c->state.phase == CYCLE_PHASE_PREPARING)
-                return;         /* in progress: the lock goes when it is done */
-        if (c->state.phase == CYCLE_PHASE_READY) {
-                logind_release_delay(c->m->logind);
-                return;
-        }
         cycle_read_power(c, &p);
         keeps = cycle_step_keeps(step, &p);
         c->began_usec = now_usec();
-        c->state.step = step;
+        /* A drain stays a drain when a sleep comes on top: Restore, not resume, ends it. */
+        if (c->state.step != SLEEP_STEP_DRAIN || c->state.phase == CYCLE_PHASE_IDLE)
+                c->state.step = step;
         if (c->state.started_realtime_usec == 0)
                 c->state.started_realtime_usec = (uint64_t) time(NULL) * USEC_PER_SEC;
         cycle_set_phase(c, CYCLE_PHASE_PREPARING);
         log_struct(LOG_INFO, ((const char *[]) { MESSAGE_CYCLE_STARTED, NULL }),
-                   "Preparing for sleep (%s, mem_sleep %s): TDs %s it",
-                   sleep_step_to_string(step), strna(mem_sleep_to_string(p.mem_sleep_selected)),
-                   keeps ? "survive" : "do not survive");
+                   "Preparing for %s (mem_sleep %s): TDs %s it", sleep_step_to_string(step),
+                   strna(mem_sleep_to_string(p.mem_sleep_selected)), keeps ? "survive" : "do not survive");
         cycle_plan_domains(c, step, keeps, &p);
         cycle_save(c);
+        if (c->state.n_domains > 0)
+                manager_ensure_cpus_online(c->m);       /* tearing a TD down needs every package */
         cycle_kick_stops(c);
         cycle_check_prepared(c);
+}
+
+void cycle_prepare(Cycle *c, SleepStep step) {
+        bool same = step == c->state.step || step == SLEEP_STEP_UNKNOWN;
+
+        c->sleeping = true;
+        c->awaiting_hook = false;
+        if (c->state.phase == CYCLE_PHASE_PREPARING && same)
+                return;         /* in progress: the lock goes when it is done */
+        if (c->state.phase == CYCLE_PHASE_READY && same) {
+                logind_release_delay(c->m->logind);
+                return;
+        }
+        /* Idle, resuming, or a new step named (the hook after PrepareForSleep, or the
+         * hibernate step of suspend-then-hibernate): plan again; what is stopped stays. */
+        cycle_act(c, step);
+}
+
+int cycle_drain(Cycle *c, uint64_t timeout_usec) {
+        if (c->state.phase != CYCLE_PHASE_IDLE)
+                return -EBUSY;
+        c->drain_timeout_usec = timeout_usec;
+        c->state.step = SLEEP_STEP_DRAIN;
+        log_info("Draining: stopping every TD for maintenance");
+        cycle_act(c, SLEEP_STEP_DRAIN);
+        return 0;
+}
+
+int cycle_restore(Cycle *c) {
+        if (c->state.step != SLEEP_STEP_DRAIN || c->state.phase == CYCLE_PHASE_IDLE)
+                return -ENOENT;
+        if (c->sleeping)
+                return -EBUSY;
+        cycle_begin_resume(c);
+        return 0;
 }
 
 static void cycle_count(const Cycle *c, unsigned counts[static JOB_DROPPED + 1]) {
@@ -409,6 +496,11 @@ static void cycle_check_prepared(Cycle *c) {
         cycle_count(c, n);
         cycle_set_phase(c, CYCLE_PHASE_READY);
         cycle_save(c);
+        if (c->state.step == SLEEP_STEP_DRAIN && !c->sleeping) {
+                log_info("Drained in %.2fs: %u TDs stopped, %u left running, %u failed to stop",
+                         seconds_since(c->began_usec), n[JOB_STOPPED], n[JOB_LEFT_RUNNING], n[JOB_STOP_FAILED]);
+                return;
+        }
         log_struct(LOG_INFO, ((const char *[]) { MESSAGE_LOCK_RELEASED, NULL }),
                    "Prepared for sleep in %.2fs: %u TDs stopped, %u left running, %u failed to stop; "
                    "releasing the delay lock", seconds_since(c->began_usec), n[JOB_STOPPED],
@@ -419,6 +511,7 @@ static void cycle_check_prepared(Cycle *c) {
 /* ---- resuming ---- */
 
 static void cycle_check_resumed(Cycle *c);
+static void cycle_begin_resume(Cycle *c);
 
 static void job_start(Job *j) {
         Manager *m = j->cycle->m;
@@ -435,14 +528,14 @@ static void job_start(Job *j) {
                 return;         /* stays pending until libvirt is back */
         if (r == -EALREADY) {
                 log_td(LOG_INFO, MESSAGE_TD_STARTED, j, "TD %s is already running", sd->name);
-                j->state = JOB_DROPPED;
+                job_set_state(j, JOB_DROPPED);
         } else if (r < 0) {
                 log_td(LOG_ERR, MESSAGE_TD_START_FAILED, j, "Failed to start TD %s again: %s", sd->name,
                        virt_last_error());
-                j->state = JOB_START_FAILED;
+                job_set_state(j, JOB_START_FAILED);
         } else {
                 log_td(LOG_INFO, MESSAGE_TD_STARTED, j, "Started TD %s again (%.2fs)", sd->name, seconds_since(t));
-                j->state = JOB_STARTED;
+                job_set_state(j, JOB_STARTED);
         }
         sd->started = true;
 }
@@ -487,7 +580,7 @@ static void job_plan_start(Job *j) {
 
         switch (j->state) {
         case JOB_STOP_PENDING:
-                j->state = JOB_DROPPED;         /* never touched */
+                job_set_state(j, JOB_DROPPED);         /* never touched */
                 break;
         case JOB_STOPPING:
         case JOB_FORCING:
@@ -496,13 +589,13 @@ static void job_plan_start(Job *j) {
                 break;                          /* started when its STOPPED arrives */
         default:
                 if (d && d->active)
-                        j->state = JOB_DROPPED;
+                        job_set_state(j, JOB_DROPPED);
                 else if (!m->config.restart_after_resume) {
                         log_td(LOG_NOTICE, NULL, j, "Not starting TD %s again: RestartAfterResume=no",
                                job_domain(j)->name);
-                        j->state = JOB_DROPPED;
+                        job_set_state(j, JOB_DROPPED);
                 } else
-                        j->state = JOB_START_PENDING;
+                        job_set_state(j, JOB_START_PENDING);
         }
 }
 
@@ -514,12 +607,19 @@ static void cycle_begin_resume(Cycle *c) {
                 job_plan_start(c->jobs[i]);
         log_info("Resuming: starting again the TDs stopped for the sleep");
         cycle_save(c);
+        if (c->state.n_domains > 0)
+                manager_ensure_cpus_online(c->m);       /* creating a TD needs every package */
         cycle_kick_starts(c);
 }
 
 void cycle_resume(Cycle *c) {
+        c->sleeping = c->awaiting_hook = false;
         if (IN_SET(c->state.phase, CYCLE_PHASE_IDLE, CYCLE_PHASE_RESUMING))
                 return;
+        if (c->state.step == SLEEP_STEP_DRAIN) {
+                log_info("Awake again; the TDs stay drained until Restore");
+                return;
+        }
         cycle_begin_resume(c);
 }
 
@@ -556,6 +656,7 @@ static void cycle_check_resumed(Cycle *c) {
         jobs_clear(c);
         state_done(&c->state);
         state_init(&c->state);
+        c->drain_timeout_usec = 0;
         cycle_set_phase(c, CYCLE_PHASE_IDLE);
 }
 
@@ -633,7 +734,7 @@ static void job_reconcile(Job *j) {
         else if (j->state == JOB_STOPPING)
                 (void) virt_shutdown(c->m->virt, job_domain(j)->uuid);  /* libvirtd may have lost it */
         else if (j->state == JOB_STOPPED && running && c->state.phase == CYCLE_PHASE_PREPARING)
-                j->state = JOB_STOP_PENDING;
+                job_set_state(j, JOB_STOP_PENDING);
 }
 
 void cycle_on_libvirt_changed(Cycle *c) {
@@ -748,4 +849,26 @@ CyclePhase cycle_phase(const Cycle *c) {
 
 bool cycle_restored(const Cycle *c) {
         return c->restored;
+}
+
+SleepStep cycle_step(const Cycle *c) {
+        return c->state.phase == CYCLE_PHASE_IDLE ? _SLEEP_STEP_INVALID : c->state.step;
+}
+
+bool cycle_awaiting_hook(const Cycle *c) {
+        return c->awaiting_hook;
+}
+
+void cycle_foreach_domain(const Cycle *c, CycleDomainVisitor visit, void *userdata) {
+        for (size_t i = 0; i < c->state.n_domains; i++)
+                visit(userdata, &c->state.domains[i], job_state_table[c->jobs[i]->state]);
+}
+
+void cycle_counts(const Cycle *c, unsigned *ret_stopped, unsigned *ret_left_running, unsigned *ret_failed) {
+        unsigned n[JOB_DROPPED + 1] = { 0 };
+
+        cycle_count(c, n);
+        *ret_stopped = n[JOB_STOPPED];
+        *ret_left_running = n[JOB_LEFT_RUNNING];
+        *ret_failed = n[JOB_STOP_FAILED];
 }

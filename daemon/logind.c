@@ -51,6 +51,10 @@ bool logind_is_present(const Logind *l) {
         return l->present;
 }
 
+const char *logind_block_why(const Logind *l) {
+        return l->block_fd >= 0 ? l->block_why : NULL;
+}
+
 uint64_t logind_inhibit_delay_max_usec(const Logind *l) {
         return l->inhibit_delay_max_usec;
 }

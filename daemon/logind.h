@@ -33,5 +33,7 @@ bool logind_has_delay(const Logind *l);
 int logind_set_block(Logind *l, const char *why);
 
 bool logind_is_present(const Logind *l);
+/* The why of the block lock held now, NULL if none. */
+const char *logind_block_why(const Logind *l);
 /* logind's InhibitDelayMaxUSec as last read (0 if unknown). */
 uint64_t logind_inhibit_delay_max_usec(const Logind *l);

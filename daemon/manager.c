@@ -14,8 +14,6 @@
 /* Margin on top of the stop budget before logind's InhibitDelayMaxUSec is called short. */
 #define INHIBIT_DELAY_MARGIN_USEC (5 * USEC_PER_SEC)
 
-static void manager_refresh_block_lock(Manager *m);
-
 int manager_new(Manager **ret) {
         Manager *m = calloc(1, sizeof(Manager));
 
@@ -23,6 +21,7 @@ int manager_new(Manager **ret) {
                 return -ENOMEM;
         config_init(&m->config);
         m->kernel_policy = _KERNEL_POLICY_INVALID;
+        m->listen_fd = -1;
         *ret = m;
         return 0;
 }
@@ -30,7 +29,9 @@ int manager_new(Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        manager_varlink_free(m);
         cycle_free(m->cycle);
+        cpus_free(m->cpus);
         logind_free(m->logind);
         virt_free(m->virt);
         virt_event_unregister();
@@ -46,6 +47,7 @@ Manager *manager_free(Manager *m) {
         free(m->libvirt_uri);
         free(m->socket_path);
         free(m->last_status);
+        free(m->hold_reason);
         free(m);
         return NULL;
 }
@@ -142,12 +144,47 @@ void manager_apply_kernel_policy(Manager *m, PowerPicture *ret) {
                 *ret = p;
 }
 
+/* ---- CPU packages ---- */
+
+void manager_ensure_cpus_online(Manager *m) {
+        _cleanup_(freep) char *error = NULL;
+        unsigned onlined = 0;
+        int r;
+
+        if (!m->cpus || !m->config.online_cpus || cpu_picture_n_empty(cpus_picture(m->cpus)) == 0)
+                return;
+        r = cpus_online_empty_packages(m->cpus, &onlined, &error);
+        if (r < 0)
+                log_error("Failed to bring a CPU online in every package (OnlineCPUs=yes): %s; "
+                          "creating or tearing down TDs may fail with EIO", strna(error));
+        if (onlined > 0)
+                log_notice("Brought %u CPU%s online so that every CPU package has one (OnlineCPUs=yes)",
+                           onlined, onlined == 1 ? "" : "s");
+}
+
+static void on_cpus_changed(void *userdata, const CpuPicture *old, const CpuPicture *now) {
+        Manager *m = userdata;
+        _cleanup_(freep) char *emptied = NULL;
+        unsigned tds;
+
+        if (cpu_picture_format_empty(now, old, &emptied) >= 0 && !isempty(emptied)) {
+                tds = manager_count_running_tds(m);
+                log_full_errno(tds > 0 ? LOG_WARNING : LOG_NOTICE, 0,
+                               "CPU package %s has no online CPU any more: %s", emptied,
+                               tds > 0 ? "no TD can be created, and the running ones cannot be torn down, "
+                                         "until one is online again" :
+                                         "no TD can be created until one is online again");
+        }
+        manager_on_cpus_event(m);
+        manager_update_status(m);
+}
+
 /* ---- events from the modules ---- */
 
 void manager_on_prepare_for_sleep(Manager *m, bool start) {
         if (start) {
                 log_info("logind: PrepareForSleep(true)");
-                cycle_prepare(m->cycle, SLEEP_STEP_UNKNOWN);
+                cycle_prepare_for_sleep(m->cycle);
                 return;
         }
         log_info("logind: PrepareForSleep(false)");
@@ -168,25 +205,30 @@ void manager_on_logind_changed(Manager *m, bool present, bool preparing_for_slee
         manager_update_status(m);
 }
 
-/* A running TD whose action is refuse keeps a block lock whose why names every such TD. */
-static void manager_refresh_block_lock(Manager *m) {
+/* A running TD whose action is refuse keeps a block lock whose why names every such TD;
+ * an operator's Hold() adds its reason to the same lock. */
+void manager_refresh_block_lock(Manager *m) {
         _cleanup_(freep) char *why = NULL;
         Domain **domains;
         size_t n = virt_domains(m->virt, &domains), len = 0;
         FILE *f = open_memstream(&why, &len);
+        bool first = true;
 
         if (!f) {
                 log_error("Out of memory building the block lock's reason");
                 return;
         }
+        if (m->hold_reason)
+                fprintf(f, "Held by the operator: %s", m->hold_reason);
         for (size_t i = 0; i < n; i++) {
                 const Domain *d = domains[i];
 
                 if (!d->active || !domain_policy_is_protected(&d->policy, m->config.protected_kinds) ||
                     domain_policy_action(&d->policy, &m->config) != SLEEP_ACTION_REFUSE)
                         continue;
-                fprintf(f, "%s%s", ftell(f) == 0 ? "Trust domains that do not survive S3/S4 and refuse sleep: " : ", ",
-                        d->name);
+                fprintf(f, "%s%s", !first ? ", " : m->hold_reason ? "; trust domains that refuse sleep: " :
+                        "Trust domains that do not survive S3/S4 and refuse sleep: ", d->name);
+                first = false;
         }
         if (fclose(f) != 0) {
                 log_error("Out of memory building the block lock's reason");
@@ -224,10 +266,13 @@ void manager_update_status(Manager *m) {
 
         if (!m->cycle || !m->virt || !m->logind)
                 return;
-        if (asprintf(&status, "STATUS=%s; %u TDs running; delay lock %s; libvirt %s",
-                     cycle_phase_to_string(cycle_phase(m->cycle)), manager_count_running_tds(m),
-                     logind_has_delay(m->logind) ? "held" : "released",
-                     virt_is_connected(m->virt) ? "connected" : "disconnected") < 0)
+        if (asprintf(&status, "STATUS=%s%s; %u TDs running; delay lock %s; libvirt %s%s",
+                     cycle_phase_to_string(cycle_phase(m->cycle)),
+                     cycle_awaiting_hook(m->cycle) ? " (waiting for the sleep hook)" : "",
+                     manager_count_running_tds(m), logind_has_delay(m->logind) ? "held" : "released",
+                     virt_is_connected(m->virt) ? "connected" : "disconnected",
+                     m->cpus && !cpu_picture_can_create_td(cpus_picture(m->cpus)) ?
+                     "; TDs cannot be created: a CPU package has no online CPU" : "") < 0)
                 return;
         if (m->last_status && streq(m->last_status, status)) {
                 free(status);
@@ -236,6 +281,7 @@ void manager_update_status(Manager *m) {
         (void) sd_notify(false, status);
         free(m->last_status);
         m->last_status = status;
+        manager_on_status_event(m, status + strlen("STATUS="));
 }
 
 /* ---- start and run ---- */
@@ -284,8 +330,12 @@ static void manager_adopt_stored_fds(Manager *m) {
 
                 if (names && names[i] && streq(names[i], "delay-inhibitor"))
                         logind_adopt_delay_fd(m->logind, fd);
-                else
-                        log_debug("Ignoring passed fd %d (%s)", fd, names && names[i] ? names[i] : "unnamed");
+                else if (m->listen_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
+                        m->listen_fd = fd;      /* tdsleepd.socket: the control socket */
+                else {
+                        log_warning("Ignoring passed fd %d (%s)", fd, names && names[i] ? names[i] : "unnamed");
+                        safe_close(fd);
+                }
                 free(names ? names[i] : NULL);
         }
         free(names);
@@ -302,6 +352,21 @@ static int manager_connect_bus(Manager *m) {
                 r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %s", STRERROR(r));
+        return 0;
+}
+
+static int manager_start_cpus(Manager *m) {
+        _cleanup_(freep) char *error = NULL;
+        int r = cpus_new(m->event, m->sysfs_root, on_cpus_changed, m, &m->cpus);
+
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the CPU monitor: %s", STRERROR(r));
+        r = cpus_start(m->cpus, &error);
+        if (r < 0) {
+                /* TDs can still be stopped and started; only the package rules go unwatched. */
+                log_error("Failed to read the CPU packages: %s; not watching them", strna(error));
+                m->cpus = cpus_free(m->cpus);
+        }
         return 0;
 }
 
@@ -338,6 +403,12 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up libvirt: %s", STRERROR(r));
         manager_apply_kernel_policy(m, NULL);
+        r = manager_start_cpus(m);
+        if (r < 0)
+                return r;
+        r = manager_varlink_start(m);
+        if (r < 0)
+                return r;
         virt_connect(m->virt);
         return logind_start(m->logind);
 }

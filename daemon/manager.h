@@ -10,6 +10,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "cpus.h"
 #include "cycle.h"
 #include "logind.h"
 #include "power.h"
@@ -30,6 +31,10 @@ typedef struct Manager {
         Virt *virt;
         Logind *logind;
         Cycle *cycle;
+        Cpus *cpus;
+        struct ManagerVarlink *varlink;        /* the control socket (manager-varlink.c) */
+        int listen_fd;                          /* the control socket passed by systemd */
+        char *hold_reason;                      /* Hold(): a block lock for the operator */
 
         sd_event_source *sigterm_source;
         sd_event_source *sigint_source;
@@ -65,6 +70,24 @@ void manager_on_libvirt_changed(Manager *m);
 /* Re-read the kernel's picture and apply the kernel policy: under exclusive, keep s2idle
  * selected in mem_sleep (S3 would fail late). Fills *ret if given. */
 void manager_apply_kernel_policy(Manager *m, PowerPicture *ret);
+
+/* The cycle's phase changed / one of its TDs changed state: tell subscribers and
+ * waiting Prepare calls (manager-varlink.c). */
+void manager_on_cycle_phase(Manager *m);
+void manager_on_cycle_domain(Manager *m, const char *name, const char *uuid, const char *state);
+/* With OnlineCPUs=yes, bring one CPU online in every package that has none. */
+void manager_ensure_cpus_online(Manager *m);
+/* Rebuild the block lock from TDs that refuse sleep and the operator's hold. */
+void manager_refresh_block_lock(Manager *m);
+
+/* The control socket (manager-varlink.c): bind or adopt it, serve it, free it. */
+int manager_varlink_start(Manager *m);
+void manager_varlink_free(Manager *m);
+/* Is the control socket up (so the sleep hook can reach us)? */
+bool manager_has_control_socket(const Manager *m);
+/* Tell subscribers: STATUS changed / the CPU picture changed. */
+void manager_on_status_event(Manager *m, const char *status);
+void manager_on_cpus_event(Manager *m);
 
 /* Number of running domains that are protected (TDs by config and metadata). */
 unsigned manager_count_running_tds(Manager *m);

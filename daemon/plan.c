@@ -8,6 +8,7 @@ static const char *const sleep_step_table[_SLEEP_STEP_MAX] = {
         [SLEEP_STEP_HYBRID_SLEEP] = "hybrid-sleep",
         [SLEEP_STEP_SUSPEND_THEN_HIBERNATE] = "suspend-then-hibernate",
         [SLEEP_STEP_UNKNOWN] = "unknown",
+        [SLEEP_STEP_DRAIN] = "drain",
 };
 DEFINE_STRING_TABLE(sleep_step, SleepStep, _SLEEP_STEP_MAX)
 
@@ -51,6 +52,8 @@ PlanWhen plan_when_to_act(const PowerPicture *p) {
 }
 
 DomainVerdict plan_domain(SleepStep step, bool keeps, SleepAction action) {
+        if (step == SLEEP_STEP_DRAIN)
+                return VERDICT_STOP;
         if (keeps)
                 return VERDICT_KEEP;
         switch (action) {

@@ -15,6 +15,7 @@ typedef enum SleepStep {
         SLEEP_STEP_HYBRID_SLEEP,
         SLEEP_STEP_SUSPEND_THEN_HIBERNATE,
         SLEEP_STEP_UNKNOWN,     /* PrepareForSleep(true) names no operation */
+        SLEEP_STEP_DRAIN,       /* no sleep: the operator stops every TD for maintenance */
         _SLEEP_STEP_MAX,
         _SLEEP_STEP_INVALID = -EINVAL,
 } SleepStep;
@@ -49,5 +50,5 @@ DECLARE_STRING_TABLE(domain_verdict, DomainVerdict);
 
 /* The verdict for one running protected domain whose action is action, when the step
  * keeps (keeps=true) or loses TDs. s2idle only helps a suspend step: for hibernate
- * it falls back to stop. */
+ * it falls back to stop. A drain stops every TD, whatever its action. */
 DomainVerdict plan_domain(SleepStep step, bool keeps, SleepAction action);

@@ -130,7 +130,9 @@ static void test_step_x_mem_sleep_x_action(void **state) {
                                 bool keeps = plan_step_keeps_tds(step, &p);
                                 DomainVerdict v = plan_domain(step, keeps, a);
 
-                                if (step == SLEEP_STEP_SUSPEND && m != MEM_SLEEP_DEEP)
+                                if (step == SLEEP_STEP_DRAIN)
+                                        assert_int_equal(v, VERDICT_STOP);     /* whatever the action */
+                                else if (step == SLEEP_STEP_SUSPEND && m != MEM_SLEEP_DEEP)
                                         assert_int_equal(v, VERDICT_KEEP);
                                 else if (a == SLEEP_ACTION_S2IDLE && step != SLEEP_STEP_SUSPEND &&
                                          step != SLEEP_STEP_UNKNOWN)
@@ -142,7 +144,7 @@ static void test_step_x_mem_sleep_x_action(void **state) {
 
 static void test_string_tables(void **state) {
         static const char *const steps[] = { "suspend", "hibernate", "hybrid-sleep", "suspend-then-hibernate",
-                                             "unknown" };
+                                             "unknown", "drain" };
 
         for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
                 assert_int_equal(sleep_step_from_string(steps[i]), (SleepStep) i);
