@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Human output for status, list, plan and events. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "json-util.h"
+#include "output.h"
+#include "show.h"
+#include "table.h"
+
+const char *state_color(const char *state) {
+        static const char *const good[] = { "idle", "ready", "stopped", "started", "keep", "s2idle" };
+        static const char *const busy[] = { "preparing", "resuming", "stop-pending", "stopping",
+                                            "forcing", "start-pending", "stop" };
+        static const char *const bad[] = { "left-running", "stop-failed", "start-failed", "dropped",
+                                           "refuse" };
+
+        for (size_t i = 0; state && i < ELEMENTSOF(good); i++)
+                if (streq(state, good[i]))
+                        return ANSI_GREEN;
+        for (size_t i = 0; state && i < ELEMENTSOF(busy); i++)
+                if (streq(state, busy[i]))
+                        return ANSI_YELLOW;
+        for (size_t i = 0; state && i < ELEMENTSOF(bad); i++)
+                if (streq(state, bad[i]))
+                        return ANSI_RED;
+        return state && streq(state, "ignore") ? ANSI_GREY : NULL;
+}
+
+/* "0-3,8,10-11" from a JSON array of ascending CPU numbers; "-" when empty. */
+static void format_cpus(json_object *cpus, char *buf, size_t size) {
+        size_t n = cpus ? json_object_array_length(cpus) : 0, len = 0;
+
+        buf[0] = '\0';
+        for (size_t i = 0; i < n && len < size; ) {
+                int first = json_object_get_int(json_object_array_get_idx(cpus, i)), last = first;
+
+                for (i++; i < n && json_object_get_int(json_object_array_get_idx(cpus, i)) == last + 1; i++)
+                        last++;
+                len += (size_t) snprintf(buf + len, size - len, len > 0 ? ",%d" : "%d", first);
+                if (last > first && len < size)
+                        len += (size_t) snprintf(buf + len, size - len, "-%d", last);
+        }
+        if (buf[0] == '\0')
+                snprintf(buf, size, "-");
+}
+
+static void show_field(const char *key, const char *color, const char *fmt, ...) _printf_(3, 4);
+static void show_field(const char *key, const char *color, const char *fmt, ...) {
+        va_list ap;
+
+        printf("%16s: %s", key, ansi(color));
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        printf("%s\n", color ? ansi_normal() : "");
+}
+
+static void show_status_fields(json_object *s) {
+        const char *phase = json_get_string(s, "phase"), *uri = json_get_string(s, "libvirtUri");
+        bool connected = json_get_bool(s, "libvirtConnected", false), logind = json_get_bool(s, "logindPresent", false);
+        bool create = json_get_bool(s, "canCreateTDs", false);
+        double delay;
+
+        show_field("Phase", state_color(phase), "%s", strdash(phase));
+        show_field("Step", NULL, "%s", strdash(json_get_string(s, "step")));
+        if (json_get_bool(s, "awaitingHook", false))
+                show_field("Awaiting", ANSI_YELLOW, "the sleep hook, to learn the step");
+        show_field("Kernel policy", NULL, "%s", strdash(json_get_string(s, "kernelPolicy")));
+        show_field("mem_sleep", NULL, "%s", strdash(json_get_string(s, "memSleep")));
+        show_field("TDs running", NULL, "%" PRIi64, json_get_int(s, "tdsRunning", 0));
+        show_field("Can create TDs", create ? NULL : ANSI_RED, "%s", yes_no(create));
+        show_field("Delay lock", NULL, "%s", json_get_bool(s, "delayLock", false) ? "held" : "not held");
+        show_field("Block lock", NULL, "%s", strdash(json_get_string(s, "blockLock")));
+        show_field("Hold", NULL, "%s", strdash(json_get_string(s, "hold")));
+        show_field("libvirt", connected ? NULL : ANSI_RED, "%s (%s)", strdash(uri),
+                   connected ? "connected" : "not connected");
+        if (json_get_number(s, "inhibitDelayMaxSec", &delay))
+                show_field("logind", logind ? NULL : ANSI_RED, "%s, InhibitDelayMaxSec=%gs",
+                           logind ? "present" : "absent", delay);
+        else
+                show_field("logind", logind ? NULL : ANSI_RED, "%s", logind ? "present" : "absent");
+}
+
+static int show_cycle(json_object *cycle) {
+        _cleanup_(table_freep) Table *t = table_new("NAME", "UUID", "STATE", NULL);
+        size_t n = cycle ? json_object_array_length(cycle) : 0;
+        int r = 0;
+
+        if (!t)
+                return -ENOMEM;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                json_object *d = json_object_array_get_idx(cycle, i);
+                const char *state = json_get_string(d, "state");
+
+                r = table_add_cell(t, json_get_string(d, "name"), NULL);
+                if (r >= 0)
+                        r = table_add_cell(t, json_get_string(d, "uuid"), NULL);
+                if (r >= 0)
+                        r = table_add_cell(t, state, state_color(state));
+        }
+        if (r < 0)
+                return r;
+        printf("\nCycle: %zu TD%s\n", n, n == 1 ? "" : "s");
+        return n > 0 ? table_print(t, stdout) : 0;
+}
+
+static int show_packages(json_object *packages) {
+        _cleanup_(table_freep) Table *t = table_new("PACKAGE", "CPUS", "ONLINE", NULL);
+        size_t n = packages ? json_object_array_length(packages) : 0;
+        int r = 0;
+
+        if (!t)
+                return -ENOMEM;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                json_object *p = json_object_array_get_idx(packages, i);
+                char cpus[256], online[256];
+
+                format_cpus(json_get_array(p, "cpus"), cpus, sizeof cpus);
+                format_cpus(json_get_array(p, "online"), online, sizeof online);
+                r = table_add_cellf(t, "%" PRIi64, json_get_int(p, "id", -1));
+                if (r >= 0)
+                        r = table_add_cell(t, cpus, NULL);
+                if (r >= 0)
+                        /* A package without an online CPU blocks creating and tearing down TDs. */
+                        r = table_add_cell(t, online, streq(online, "-") ? ANSI_RED : NULL);
+        }
+        if (r < 0)
+                return r;
+        printf("\nCPU packages: %zu\n", n);
+        return n > 0 ? table_print(t, stdout) : 0;
+}
+
+int show_status(json_object *status) {
+        int r;
+
+        show_status_fields(status);
+        r = show_cycle(json_get_array(status, "cycle"));
+        if (r < 0)
+                return r;
+        return show_packages(json_get_array(status, "packages"));
+}
+
+/* The cells of one Domain, without the verdict. */
+static int add_domain_cells(Table *t, json_object *d, bool with_state_and_timeout) {
+        bool protected = json_get_bool(d, "protected", false);
+        const char *action = json_get_string(d, "action");
+        double timeout;
+        int r;
+
+        r = table_add_cell(t, json_get_string(d, "name"), NULL);
+        if (r >= 0)
+                r = table_add_cell(t, json_get_string(d, "uuid"), NULL);
+        if (r >= 0 && with_state_and_timeout)
+                r = table_add_cell(t, json_get_bool(d, "active", false) ? "running" : "shut off", NULL);
+        if (r >= 0)
+                r = table_add_cell(t, json_get_string(d, "kind"), NULL);
+        if (r >= 0)
+                r = table_add_cell(t, yes_no(protected), protected ? ANSI_BOLD : NULL);
+        if (r >= 0)
+                /* The action only matters for a domain tdsleepd protects. */
+                r = table_add_cell(t, protected ? action : NULL, NULL);
+        if (r >= 0 && with_state_and_timeout) {
+                if (json_get_number(d, "shutdownTimeoutSec", &timeout))
+                        r = table_add_cellf(t, "%gs", timeout);
+                else
+                        r = table_add_cell(t, NULL, NULL);
+        }
+        return r;
+}
+
+static void show_policy_errors(json_object *domains) {
+        size_t n = domains ? json_object_array_length(domains) : 0;
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *d = json_object_array_get_idx(domains, i);
+                const char *error = json_get_string(d, "policyError");
+
+                if (error)
+                        printf("%sPolicy error%s for %s: %s\n", ansi(ANSI_RED), ansi_normal(),
+                               strdash(json_get_string(d, "name")), error);
+        }
+}
+
+int show_domains(json_object *domains) {
+        _cleanup_(table_freep) Table *t = table_new("NAME", "UUID", "STATE", "KIND", "PROTECTED", "ACTION",
+                                                    "TIMEOUT", NULL);
+        size_t n = domains ? json_object_array_length(domains) : 0;
+        int r = 0;
+
+        if (!t)
+                return -ENOMEM;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = add_domain_cells(t, json_object_array_get_idx(domains, i), true);
+        if (r < 0)
+                return r;
+        if (n == 0) {
+                printf("No domains.\n");
+                return 0;
+        }
+        r = table_print(t, stdout);
+        show_policy_errors(domains);
+        return r;
+}
+
+static void show_steps(json_object *steps) {
+        size_t n = steps ? json_object_array_length(steps) : 0;
+
+        printf("%16s: ", "Steps");
+        for (size_t i = 0; i < n; i++)
+                printf("%s%s", i > 0 ? ", " : "", json_object_get_string(json_object_array_get_idx(steps, i)));
+        printf("%s\n", n == 0 ? "-" : "");
+}
+
+int show_plan(json_object *reply) {
+        _cleanup_(table_freep) Table *t = table_new("NAME", "UUID", "KIND", "PROTECTED", "ACTION", "VERDICT", NULL);
+        json_object *domains = json_get_array(reply, "domains"), *verdicts = json_get_array(reply, "verdicts");
+        size_t n = domains ? json_object_array_length(domains) : 0;
+        bool keeps = json_get_bool(reply, "keepsTDs", false);
+        int r = 0;
+
+        if (!t)
+                return -ENOMEM;
+        /* verdicts[i] belongs to domains[i]; a missing one shows as "-". */
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                json_object *v = verdicts ? json_object_array_get_idx(verdicts, i) : NULL;
+                const char *verdict = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+
+                r = add_domain_cells(t, json_object_array_get_idx(domains, i), false);
+                if (r >= 0)
+                        r = table_add_cell(t, verdict, state_color(verdict));
+        }
+        if (r < 0)
+                return r;
+        printf("%16s: %s\n", "Operation", strdash(json_get_string(reply, "operation")));
+        show_steps(json_get_array(reply, "steps"));
+        printf("%16s: %s%s%s\n", "Keeps TDs", ansi(keeps ? ANSI_GREEN : ANSI_YELLOW), yes_no(keeps), ansi_normal());
+        if (n == 0)
+                return 0;
+        putchar('\n');
+        r = table_print(t, stdout);
+        show_policy_errors(domains);
+        return r;
+}
+
+void show_event(json_object *event, bool with_time) {
+        const char *type = json_get_string(event, "type"), *phase = json_get_string(event, "phase");
+        const char *message = json_get_string(event, "message");
+        json_object *domain = json_get_object(event, "domain");
+
+        if (with_time) {
+                char buf[16];
+                time_t now = time(NULL);
+                struct tm tm;
+
+                strftime(buf, sizeof buf, "%H:%M:%S", localtime_r(&now, &tm));
+                printf("%s%s%s ", ansi(ANSI_GREY), buf, ansi_normal());
+        }
+        printf("%s%s:%s", ansi(ANSI_BOLD), strdash(type), ansi_normal());
+        if (phase)
+                printf(" %s%s%s", ansi(state_color(phase)), phase, state_color(phase) ? ansi_normal() : "");
+        if (domain) {
+                const char *state = json_get_string(domain, "state");
+
+                printf(" %s %s%s%s", strdash(json_get_string(domain, "name")), ansi(state_color(state)),
+                       strdash(state), state_color(state) ? ansi_normal() : "");
+        }
+        if (message)
+                printf(" %s", message);
+        putchar('\n');
+        fflush(stdout);
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The verbs that only look: status, list, plan, monitor. */
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "json-util.h"
+#include "output.h"
+#include "show.h"
+#include "tdsleepctl.h"
+#include "varlink.h"
+
+/* Call method and print its reply with show (or as JSON). */
+static int call_and_show(const char *method, json_object *params, int (*show)(json_object *reply)) {
+        _cleanup_(json_object_putp) json_object *reply = NULL;
+        int r;
+
+        r = client_call(arg_socket, verb_timeout(0), method, params, &reply);
+        if (r < 0)
+                return r;
+        if (arg_json) {
+                output_json(reply);
+                return CTL_EXIT_DONE;
+        }
+        r = show(reply);
+        return r < 0 ? cli_error(-EPROTO, "Failed to show the reply: %s", STRERROR(r)) : CTL_EXIT_DONE;
+}
+
+static int show_status_reply(json_object *reply) {
+        return show_status(json_get_object(reply, "status"));
+}
+
+static int show_list_reply(json_object *reply) {
+        return show_domains(json_get_array(reply, "domains"));
+}
+
+int verb_status(int argc, char *argv[]) {
+        return call_and_show(IFACE ".GetStatus", NULL, show_status_reply);
+}
+
+int verb_list(int argc, char *argv[]) {
+        return call_and_show(IFACE ".ListDomains", NULL, show_list_reply);
+}
+
+int verb_plan(int argc, char *argv[]) {
+        _cleanup_(json_object_putp) json_object *params = json_object_new_object();
+
+        if (!params || json_object_object_add(params, "operation", json_object_new_string(argv[1])) < 0)
+                return cli_error(-EPROTO, "Out of memory.");
+        return call_and_show(IFACE ".Plan", params, show_plan);
+}
+
+static int on_event(json_object *reply, bool continues, void *userdata) {
+        if (arg_json)
+                output_json(reply);
+        else
+                show_event(json_get_object(reply, "event"), true);
+        return 0;
+}
+
+/* monitor runs until interrupted, and being interrupted is how it is meant to end.
+ * Every line is already flushed, so leaving at once loses nothing. */
+static void on_interrupt(int sig) {
+        _exit(CTL_EXIT_DONE);
+}
+
+int verb_monitor(int argc, char *argv[]) {
+        struct sigaction sa = { .sa_handler = on_interrupt };
+        int r;
+
+        sigemptyset(&sa.sa_mask);
+        (void) sigaction(SIGINT, &sa, NULL);
+        (void) sigaction(SIGTERM, &sa, NULL);
+        r = client_stream(arg_socket, VARLINK_TIMEOUT_INFINITY, IFACE ".Subscribe", NULL, on_event, NULL);
+        return r < 0 ? r : CTL_EXIT_DONE;
+}
