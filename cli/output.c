@@ -12,8 +12,8 @@ static bool use_colors;
 void output_init(void) {
         const char *term = getenv("TERM");
 
-        /* https://no-color.org: any value of NO_COLOR, even empty, turns colour off. */
-        use_colors = isatty(STDOUT_FILENO) > 0 && !getenv("NO_COLOR") &&
+        /* https://no-color.org: NO_COLOR set to anything but "" turns colour off. */
+        use_colors = isatty(STDOUT_FILENO) > 0 && isempty(getenv("NO_COLOR")) &&
                      !(term && streq(term, "dumb"));
 }
 

@@ -11,6 +11,9 @@
 #include "show.h"
 #include "table.h"
 
+/* Keys of the key/value blocks are right-aligned to the longest, "Can create TDs". */
+#define KEY_WIDTH 14
+
 const char *state_color(const char *state) {
         static const char *const good[] = { "idle", "ready", "stopped", "started", "keep", "s2idle" };
         static const char *const busy[] = { "preparing", "resuming", "stop-pending", "stopping",
@@ -52,7 +55,7 @@ static void show_field(const char *key, const char *color, const char *fmt, ...)
 static void show_field(const char *key, const char *color, const char *fmt, ...) {
         va_list ap;
 
-        printf("%16s: %s", key, ansi(color));
+        printf("%*s: %s", KEY_WIDTH, key, ansi(color));
         va_start(ap, fmt);
         vprintf(fmt, ap);
         va_end(ap);
@@ -209,7 +212,7 @@ int show_domains(json_object *domains) {
 static void show_steps(json_object *steps) {
         size_t n = steps ? json_object_array_length(steps) : 0;
 
-        printf("%16s: ", "Steps");
+        printf("%*s: ", KEY_WIDTH, "Steps");
         for (size_t i = 0; i < n; i++)
                 printf("%s%s", i > 0 ? ", " : "", json_object_get_string(json_object_array_get_idx(steps, i)));
         printf("%s\n", n == 0 ? "-" : "");
@@ -235,9 +238,9 @@ int show_plan(json_object *reply) {
         }
         if (r < 0)
                 return r;
-        printf("%16s: %s\n", "Operation", strdash(json_get_string(reply, "operation")));
+        printf("%*s: %s\n", KEY_WIDTH, "Operation", strdash(json_get_string(reply, "operation")));
         show_steps(json_get_array(reply, "steps"));
-        printf("%16s: %s%s%s\n", "Keeps TDs", ansi(keeps ? ANSI_GREEN : ANSI_YELLOW), yes_no(keeps), ansi_normal());
+        printf("%*s: %s%s%s\n", KEY_WIDTH, "Keeps TDs", ansi(keeps ? ANSI_GREEN : ANSI_YELLOW), yes_no(keeps), ansi_normal());
         if (n == 0)
                 return 0;
         putchar('\n');

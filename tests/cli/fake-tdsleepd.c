@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A stand-in for tdsleepd's control socket, for tdsleepctl's tests: canned replies for
+ * every io.tdsleep.Manager method, an error reply and "more" streams; every call is
+ * appended to RECORD as one JSON line {"method", "parameters", "more"}.
+ *
+ * Usage: fake-tdsleepd [--deny] ADDRESS RECORD
+ *   --deny   every method that changes state answers PermissionDenied
+ * Canned quirks: Plan rejects unknown operations (InvalidParameter); Prepare with
+ * operation hibernate reports failed: 1; Prepare with step "hang" never answers;
+ * Restore answers Busy; Subscribe sends three events and then stays open. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-event.h>
+
+#include "varlink.h"
+
+#define IFACE "io.tdsleep.Manager"
+
+static FILE *record;
+static bool deny;
+static Varlink *hung;   /* the Prepare that never gets an answer */
+
+static json_object *parse(const char *text) {
+        json_object *o = json_tokener_parse(text);
+
+        if (!o)
+                abort();        /* a typo in a canned reply: fail loudly */
+        return o;
+}
+
+static void record_call(Varlink *link, json_object *params, VarlinkMethodFlags flags) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "method", json_object_new_string(varlink_get_current_method(link)));
+        json_object_object_add(o, "parameters", params ? json_object_get(params) : json_object_new_object());
+        json_object_object_add(o, "more", json_object_new_boolean(flags & VARLINK_METHOD_MORE));
+        fprintf(record, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        fflush(record);
+}
+
+static int reply_text(Varlink *link, const char *text) {
+        _cleanup_(json_object_putp) json_object *o = parse(text);
+
+        return varlink_reply(link, o);
+}
+
+static int notify_text(Varlink *link, const char *text) {
+        _cleanup_(json_object_putp) json_object *o = parse(text);
+
+        return varlink_notify(link, o);
+}
+
+static int error_text(Varlink *link, const char *error, const char *text) {
+        _cleanup_(json_object_putp) json_object *o = parse(text);
+
+        return varlink_error(link, error, o);
+}
+
+/* Record the call; answer PermissionDenied (returns 1) for a change under --deny. */
+static int enter(Varlink *link, json_object *params, VarlinkMethodFlags flags, bool changes) {
+        record_call(link, params, flags);
+        if (!changes || !deny)
+                return 0;
+        (void) varlink_error(link, IFACE ".PermissionDenied", NULL);
+        return 1;
+}
+
+#define UUID_WEB "6f1e2c3a-0000-4000-8000-000000000001"
+#define UUID_DB  "6f1e2c3a-0000-4000-8000-000000000002"
+#define UUID_VM  "6f1e2c3a-0000-4000-8000-000000000003"
+#define UUID_BAD "6f1e2c3a-0000-4000-8000-000000000004"
+
+#define DOMAINS                                                                                         \
+        "[{\"name\":\"td-web\",\"uuid\":\"" UUID_WEB "\",\"active\":true,\"persistent\":true,"          \
+        "\"kind\":\"tdx\",\"protected\":true,\"action\":\"stop\",\"shutdownTimeoutSec\":60.0,"          \
+        "\"policyError\":null},"                                                                        \
+        "{\"name\":\"td-db\",\"uuid\":\"" UUID_DB "\",\"active\":true,\"persistent\":false,"            \
+        "\"kind\":\"tdx\",\"protected\":true,\"action\":\"refuse\",\"shutdownTimeoutSec\":120.5},"      \
+        "{\"name\":\"plain-vm\",\"uuid\":\"" UUID_VM "\",\"active\":false,\"persistent\":true,"         \
+        "\"kind\":\"none\",\"protected\":false,\"action\":\"stop\",\"shutdownTimeoutSec\":60},"         \
+        "{\"name\":\"broken-vm\",\"uuid\":\"" UUID_BAD "\",\"active\":true,\"persistent\":true,"        \
+        "\"kind\":\"none\",\"protected\":false,\"action\":\"stop\",\"shutdownTimeoutSec\":60,"          \
+        "\"policyError\":\"metadata: bad action 'nap'\"}]"
+
+static int vl_get_status(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
+        enter(link, params, flags, false);
+        return reply_text(link,
+                "{\"status\":{\"phase\":\"preparing\",\"step\":\"suspend\",\"awaitingHook\":false,"
+                "\"kernelPolicy\":\"runtime\",\"memSleep\":\"s2idle\",\"tdsRunning\":2,\"delayLock\":true,"
+                "\"blockLock\":null,\"hold\":\"maintenance window\",\"libvirtUri\":\"qemu:///system\","
+                "\"libvirtConnected\":true,\"logindPresent\":true,\"inhibitDelayMaxSec\":90.0,"
+                "\"canCreateTDs\":false,"
+                "\"packages\":[{\"id\":0,\"cpus\":[0,1,2,3,8,9],\"online\":[0,1,2,3,8,9]},"
+                "{\"id\":1,\"cpus\":[4,5,6,7],\"online\":[]}],"
+                "\"cycle\":[{\"name\":\"td-web\",\"uuid\":\"" UUID_WEB "\",\"state\":\"stopping\"},"
+                "{\"name\":\"td-db\",\"uuid\":\"" UUID_DB "\",\"state\":\"left-running\"}]}}");
+}
+
+static int vl_list_domains(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
+        enter(link, params, flags, false);
+        return reply_text(link, "{\"domains\":" DOMAINS "}");
+}
+
+static int vl_plan(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
+        static const char *const known[] = { "suspend", "hibernate", "hybrid-sleep", "suspend-then-hibernate", "drain" };
+        _cleanup_(json_object_putp) json_object *reply = NULL;
+        json_object *op = NULL;
+
+        enter(link, params, flags, false);
+        if (!json_object_object_get_ex(params, "operation", &op) || !json_object_is_type(op, json_type_string))
+                return varlink_error_invalid_parameter(link, "operation");
+        for (size_t i = 0; i < ELEMENTSOF(known); i++)
+                if (streq(json_object_get_string(op), known[i])) {
+                        reply = parse("{\"steps\":[],\"keepsTDs\":false,\"domains\":" DOMAINS ","
+                                      "\"verdicts\":[\"stop\",\"refuse\",\"ignore\",\"ignore\"]}");
+                        json_object_object_add(reply, "operation", json_object_get(op));
+                        json_object_array_add(json_object_object_get(reply, "steps"),
+                                              json_object_new_string(i == 3 ? "suspend" : known[i]));
+                        if (i == 3)
+                                json_object_array_add(json_object_object_get(reply, "steps"),
+                                                      json_object_new_string("hibernate"));
+                        return varlink_reply(link, reply);
+                }
+        return varlink_error_invalid_parameter(link, "operation");
+}
+
+/* Prepare and Drain: with more, two progress events before the counts. */
+static int progress(Varlink *link, VarlinkMethodFlags flags, const char *final) {
+        int r = 0;
+
+        if (flags & VARLINK_METHOD_MORE) {
+                r = notify_text(link, "{\"phase\":\"preparing\",\"stopped\":0,\"leftRunning\":0,\"failed\":0,"
+                                      "\"event\":{\"type\":\"phase\",\"phase\":\"preparing\",\"message\":\"stopping 1 TD\"}}");
+                if (r >= 0)
+                        r = notify_text(link, "{\"phase\":\"preparing\",\"stopped\":0,\"leftRunning\":0,\"failed\":0,"
+                                              "\"event\":{\"type\":\"domain\",\"domain\":{\"name\":\"td-web\","
+                                              "\"uuid\":\"" UUID_WEB "\",\"state\":\"stopping\"}}}");
+        }
+        return r < 0 ? r : reply_text(link, final);
+}
+
+static int vl_prepare(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
+        json_object *op = NULL, *step = NULL;
+
+        if (enter(link, params, flags, true))
+                return 0;
+        json_object_object_get_ex(params, "operation", &op);
+        json_object_object_get_ex(params, "step", &step);
+        if (step && streq(json_object_get_string(step), "hang")) {
+                hung = varlink_ref(link);
+                return 0;
+        }
+        if (op && streq(json_object_get_string(op), "hibernate"))
+                return progress(link, flags,
+                                "{\"phase\":\"ready\",\"stopped\":0,\"leftRunning\":0,\"failed\":1}");
+        return progress(link, flags, "{\"phase\":\"ready\",\"stopped\":1,\"leftRunning\":1,\"failed\":0}");
+}
+
+static int vl_drain(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
+        if (enter(link, params, flags, true))
+                return 0;
+        return progress(link, flags, "{\"stopped\":2,\"leftRunning\":0,\"failed\":0}");
+}
+
+static int vl_resume(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
+        if (enter(link, params, flags, true))
+                return 0;
+        return reply_text(link, "{\"phase\":\"resuming\"}");
+}
+
+static int vl_restore(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
+        if (enter(link, params, flags, true))
+                return 0;
+        return error_text(link, IFACE ".Busy", "{\"phase\":\"preparing\"}");
+}
+
+/* Hold, Release, Reload: empty replies. */
+static int vl_empty(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
+        if (enter(link, params, flags, true))
+                return 0;
+        return varlink_reply(link, NULL);
+}
+
+static int vl_subscribe(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
+        int r;
+
+        enter(link, params, flags, false);
+        if (!(flags & VARLINK_METHOD_MORE))
+                return varlink_error(link, VARLINK_ERROR_EXPECTED_MORE, NULL);
+        r = notify_text(link, "{\"event\":{\"type\":\"phase\",\"phase\":\"preparing\",\"message\":\"suspend\"}}");
+        if (r >= 0)
+                r = notify_text(link, "{\"event\":{\"type\":\"domain\",\"domain\":{\"name\":\"td-web\","
+                                      "\"uuid\":\"" UUID_WEB "\",\"state\":\"stopped\"}}}");
+        if (r >= 0)
+                r = notify_text(link, "{\"event\":{\"type\":\"cpus\",\"message\":\"package 1 has no online CPU\"}}");
+        return r;       /* no final reply: the stream stays open */
+}
+
+static void on_disconnect(VarlinkServer *server, Varlink *link, void *userdata) {
+        if (link == hung)
+                hung = varlink_unref(hung);
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static const struct {
+        const char *name;
+        varlink_method_t callback;
+} methods[] = {
+        { IFACE ".GetStatus",   vl_get_status   },
+        { IFACE ".ListDomains", vl_list_domains },
+        { IFACE ".Plan",        vl_plan         },
+        { IFACE ".Prepare",     vl_prepare      },
+        { IFACE ".Resume",      vl_resume       },
+        { IFACE ".Drain",       vl_drain        },
+        { IFACE ".Restore",     vl_restore      },
+        { IFACE ".Hold",        vl_empty        },
+        { IFACE ".Release",     vl_empty        },
+        { IFACE ".Reload",      vl_empty        },
+        { IFACE ".Subscribe",   vl_subscribe    },
+};
+
+static int setup(sd_event *event, VarlinkServer **ret, const char *address) {
+        _cleanup_(varlink_server_unrefp) VarlinkServer *server = NULL;
+        int r;
+
+        r = varlink_server_new(&server, VARLINK_SERVER_INHERIT_USERDATA);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(methods); i++)
+                r = varlink_server_bind_method(server, methods[i].name, methods[i].callback);
+        if (r >= 0)
+                r = varlink_server_bind_disconnect(server, on_disconnect);
+        if (r >= 0)
+                r = varlink_server_attach_event(server, event, 0);
+        if (r >= 0)
+                r = varlink_server_listen_address(server, address, 0666);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(server);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_(varlink_server_unrefp) VarlinkServer *server = NULL;
+        sd_event *event = NULL;
+        sigset_t mask;
+        int r;
+
+        deny = argc > 1 && streq(argv[1], "--deny");
+        if (argc != 3 + deny) {
+                fprintf(stderr, "Usage: %s [--deny] ADDRESS RECORD\n", argv[0]);
+                return 2;
+        }
+        record = fopen(argv[2 + deny], "ae");
+        if (!record) {
+                fprintf(stderr, "fake-tdsleepd: %s: %s\n", argv[2 + deny], strerror(errno));
+                return 1;
+        }
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+
+        r = sd_event_new(&event);
+        if (r >= 0)
+                r = sd_event_add_signal(event, NULL, SIGTERM, on_signal, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(event, NULL, SIGINT, on_signal, NULL);
+        if (r >= 0)
+                r = setup(event, &server, argv[1 + deny]);
+        if (r >= 0)
+                r = sd_event_loop(event);
+        if (r < 0)
+                fprintf(stderr, "fake-tdsleepd: %s\n", strerror(-r));
+        hung = varlink_unref(hung);
+        server = varlink_server_unref(server);
+        sd_event_unref(event);
+        fclose(record);
+        return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,501 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""tdsleepctl against fake-tdsleepd: every verb, human and --json, exit codes, the
+sleep hook's Prepare, colour rules.
+
+Run by meson with TDSLEEPCTL and FAKE_TDSLEEPD set; one meson test per class:
+    test-tdsleepctl.py -v TestHook
+"""
+import json
+import os
+import pty
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+CTL = os.environ.get('TDSLEEPCTL', '')
+FAKE = os.environ.get('FAKE_TDSLEEPD', '')
+ESC = '\x1b['
+CHANGING_VERBS = [['prepare', 'suspend'], ['resume'], ['drain'], ['restore'], ['hold', 'why'],
+                  ['release'], ['reload'], ['hook', 'pre', 'suspend']]
+
+
+def clean_env(**extra):
+    """The environment without anything that steers tdsleepctl, plus extra."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('NO_COLOR', 'TDSLEEP_SOCKET', 'TDSLEEP_TIMEOUT', 'SYSTEMD_SLEEP_ACTION')}
+    env['TERM'] = 'xterm-256color'
+    env.update(extra)
+    return env
+
+
+class FakeServer:
+    """fake-tdsleepd on a private socket; calls() is what it received."""
+
+    def __init__(self, deny=False):
+        self.dir = tempfile.TemporaryDirectory(prefix='tdsleepctl-test.')
+        self.socket = os.path.join(self.dir.name, 'io.tdsleep.Manager')
+        self.record = os.path.join(self.dir.name, 'calls.jsonl')
+        argv = [FAKE] + (['--deny'] if deny else []) + [self.socket, self.record]
+        self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.socket):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError('fake-tdsleepd did not start: ' + self.proc.stderr.read())
+            time.sleep(0.02)
+
+    def calls(self):
+        if not os.path.exists(self.record):
+            return []
+        with open(self.record) as f:
+            return [json.loads(line) for line in f]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=10)
+        self.dir.cleanup()
+        # Under ASan a leak makes the fake exit non-zero: that is a finding too.
+        if self.proc.returncode != 0:
+            raise RuntimeError(f'fake-tdsleepd exited {self.proc.returncode}: {err}')
+
+
+class CtlTestCase(unittest.TestCase):
+    deny = False
+
+    @classmethod
+    def setUpClass(cls):
+        if not CTL or not FAKE:
+            raise unittest.SkipTest('TDSLEEPCTL and FAKE_TDSLEEPD must be set (run through meson)')
+        cls.server = FakeServer(deny=cls.deny)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def ctl(self, *args, env=None, socket_path=None, timeout=20):
+        """Run tdsleepctl --socket=<the fake> ARGS; returns the CompletedProcess."""
+        path = socket_path if socket_path is not None else self.server.socket
+        argv = [CTL] + (['--socket=' + path] if path else []) + list(args)
+        return subprocess.run(argv, env=env or clean_env(), stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def ok(self, *args, **kwargs):
+        p = self.ctl(*args, **kwargs)
+        self.assertEqual(p.returncode, 0, f'{args}: stderr: {p.stderr}')
+        self.assertEqual(p.stderr, '')
+        return p
+
+    def last_call(self):
+        calls = self.server.calls()
+        self.assertTrue(calls, 'the fake server got no call')
+        return calls[-1]
+
+    def assert_table(self, text, header):
+        """header is the first line of a table; every row has a cell at each column start."""
+        lines = text.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.split() == header)
+        cols = [m.start() for m in re.finditer(r'\S+', lines[start])]
+        rows = []
+        for line in lines[start + 1:]:
+            if not line.strip() or line.startswith(('Policy error', 'CPU packages', 'Cycle')):
+                break
+            for c in cols:
+                self.assertGreater(len(line), c, f'short row {line!r}')
+                self.assertNotEqual(line[c], ' ', f'{line!r} not aligned with {lines[start]!r}')
+                self.assertTrue(c == 0 or line[c - 1] == ' ', f'{line!r} not aligned at {c}')
+            rows.append(line.split())
+        self.assertTrue(rows, 'table without rows')
+        return rows
+
+
+class TestUsage(CtlTestCase):
+    def usage(self, *args, env=None, message=None):
+        before = len(self.server.calls())
+        p = self.ctl(*args, env=env)
+        self.assertEqual(p.returncode, 2, f'{args}: {p.stdout} {p.stderr}')
+        self.assertTrue(p.stderr.startswith('tdsleepctl: '), p.stderr)
+        if message:
+            self.assertIn(message, p.stderr)
+        self.assertEqual(len(self.server.calls()), before, 'a usage error reached the server')
+
+    def test_no_verb(self):
+        self.usage(message='verb')
+
+    def test_unknown_verb(self):
+        self.usage('nap', message="'nap'")
+
+    def test_argument_counts(self):
+        self.usage('plan')
+        self.usage('prepare')
+        self.usage('status', 'extra')
+        self.usage('hold')
+        self.usage('hold', 'a', 'b')
+        self.usage('hook', 'pre')
+        self.usage('hook', 'pre', 'suspend', 'more')
+
+    def test_options_of_other_verbs(self):
+        self.usage('status', '--step=suspend', message='--step')
+        self.usage('list', '--timeout=5', message='--timeout')
+
+    def test_bad_values(self):
+        for bad in ('abc', '0', '-1', '5s', 'inf', 'nan', ''):
+            self.usage('drain', '--timeout=' + bad)
+        self.usage('hold', '')
+        self.usage('hook', 'during', 'suspend', message='during')
+        self.usage('hook', 'pre', '')
+        self.usage('--bogus', 'status')
+        self.usage('status', env=clean_env(TDSLEEP_TIMEOUT='soon'), message='TDSLEEP_TIMEOUT')
+
+    def test_help(self):
+        p = self.ok('--help')
+        for verb in ('status', 'list', 'plan', 'prepare', 'resume', 'drain', 'restore', 'hold',
+                     'release', 'monitor', 'reload', 'hook pre|post'):
+            self.assertIn(verb, p.stdout)
+        self.assertIn('0 done, 1 failed, 2 usage, 3 tdsleepd unreachable, 4 permission denied', p.stdout)
+        self.assertEqual(self.ok('-h').stdout, p.stdout)
+
+    def test_version(self):
+        self.assertRegex(self.ok('--version').stdout, r'^tdsleepctl \d+\.\d+\.\d+\n$')
+
+
+class TestHuman(CtlTestCase):
+    def test_status(self):
+        out = self.ok('status').stdout
+        self.assertNotIn(ESC, out)
+        for key, value in (('Phase', 'preparing'), ('Step', 'suspend'), ('Kernel policy', 'runtime'),
+                           ('mem_sleep', 's2idle'), ('TDs running', '2'), ('Can create TDs', 'no'),
+                           ('Delay lock', 'held'), ('Block lock', '-'), ('Hold', 'maintenance window'),
+                           ('libvirt', 'qemu:///system (connected)'),
+                           ('logind', 'present, InhibitDelayMaxSec=90s')):
+            self.assertRegex(out, rf'(?m)^ *{re.escape(key)}: {re.escape(value)}$')
+        self.assertNotIn('Awaiting', out)
+        self.assertIn('Cycle: 2 TDs', out)
+        cycle = self.assert_table(out, ['NAME', 'UUID', 'STATE'])
+        self.assertEqual([r[0] + ' ' + r[2] for r in cycle], ['td-web stopping', 'td-db left-running'])
+        packages = self.assert_table(out, ['PACKAGE', 'CPUS', 'ONLINE'])
+        self.assertEqual(packages, [['0', '0-3,8-9', '0-3,8-9'], ['1', '4-7', '-']])
+        self.assertEqual(self.last_call()['method'], 'io.tdsleep.Manager.GetStatus')
+
+    def test_status_keys_aligned(self):
+        lines = self.ok('status').stdout.split('\n\n')[0].splitlines()
+        self.assertEqual(len({line.index(': ') for line in lines}), 1, lines)
+
+    def test_list(self):
+        out = self.ok('list').stdout
+        rows = self.assert_table(out, ['NAME', 'UUID', 'STATE', 'KIND', 'PROTECTED', 'ACTION', 'TIMEOUT'])
+        self.assertEqual(rows[0], ['td-web', '6f1e2c3a-0000-4000-8000-000000000001', 'running', 'tdx',
+                                   'yes', 'stop', '60s'])
+        self.assertEqual(rows[1][-3:], ['yes', 'refuse', '120.5s'])
+        # not protected: no action shown
+        self.assertEqual(rows[2][0:1] + rows[2][2:], ['plain-vm', 'shut', 'off', 'none', 'no', '-', '60s'])
+        self.assertIn("Policy error for broken-vm: metadata: bad action 'nap'", out)
+
+    def test_plan(self):
+        out = self.ok('plan', 'suspend-then-hibernate').stdout
+        self.assertRegex(out, r'(?m)^ *Operation: suspend-then-hibernate$')
+        self.assertRegex(out, r'(?m)^ *Steps: suspend, hibernate$')
+        self.assertRegex(out, r'(?m)^ *Keeps TDs: no$')
+        rows = self.assert_table(out, ['NAME', 'UUID', 'KIND', 'PROTECTED', 'ACTION', 'VERDICT'])
+        self.assertEqual([(r[0], r[-1]) for r in rows],
+                         [('td-web', 'stop'), ('td-db', 'refuse'), ('plain-vm', 'ignore'), ('broken-vm', 'ignore')])
+        self.assertEqual(self.last_call()['parameters'], {'operation': 'suspend-then-hibernate'})
+
+    def test_prepare(self):
+        out = self.ok('prepare', 'suspend').stdout
+        self.assertEqual(out.splitlines(), ['phase: preparing stopping 1 TD',
+                                            'domain: td-web stopping',
+                                            'Ready for suspend: 1 stopped, 1 left running, 0 failed.'])
+        call = self.last_call()
+        self.assertEqual(call, {'method': 'io.tdsleep.Manager.Prepare', 'parameters': {'operation': 'suspend'},
+                                'more': True})
+
+    def test_prepare_step(self):
+        out = self.ok('prepare', 'suspend-then-hibernate', '--step', 'hibernate').stdout
+        self.assertIn('Ready for hibernate:', out)
+        self.assertEqual(self.last_call()['parameters'],
+                         {'operation': 'suspend-then-hibernate', 'step': 'hibernate'})
+        # options may come first, and as --opt=value
+        self.ok('--step=suspend', 'prepare', 'suspend-then-hibernate')
+        self.assertEqual(self.last_call()['parameters']['step'], 'suspend')
+
+    def test_drain(self):
+        out = self.ok('drain', '--timeout', '30').stdout
+        self.assertEqual(out.splitlines()[-1], 'Drain done: 2 stopped, 0 left running, 0 failed.')
+        self.assertEqual(len(out.splitlines()), 3)
+        call = self.last_call()
+        self.assertEqual((call['method'], call['parameters'], call['more']),
+                         ('io.tdsleep.Manager.Drain', {'timeout': 30.0}, True))
+        self.ok('drain')
+        self.assertEqual(self.last_call()['parameters'], {})
+        self.ok('drain', '--timeout=2.5')
+        self.assertEqual(self.last_call()['parameters'], {'timeout': 2.5})
+
+    def test_resume(self):
+        self.assertEqual(self.ok('resume').stdout, 'Phase: resuming\n')
+        self.assertEqual(self.last_call()['method'], 'io.tdsleep.Manager.Resume')
+
+    def test_hold_release_reload_are_quiet(self):
+        self.assertEqual(self.ok('hold', 'kernel update at 14:00').stdout, '')
+        self.assertEqual(self.last_call()['parameters'], {'reason': 'kernel update at 14:00'})
+        self.assertEqual(self.ok('hold', '--', '-odd reason').stdout, '')
+        self.assertEqual(self.last_call()['parameters'], {'reason': '-odd reason'})
+        for verb, method in (('release', 'Release'), ('reload', 'Reload')):
+            self.assertEqual(self.ok(verb).stdout, '')
+            self.assertEqual(self.last_call(), {'method': 'io.tdsleep.Manager.' + method, 'parameters': {},
+                                                'more': False})
+
+    def monitor(self, *extra):
+        p = subprocess.Popen([CTL, '--socket=' + self.server.socket, 'monitor', *extra], env=clean_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = [p.stdout.readline() for _ in range(3)]
+        p.send_signal(signal.SIGINT)
+        rest, err = p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual((rest, err), ('', ''))
+        self.assertEqual(self.last_call(), {'method': 'io.tdsleep.Manager.Subscribe', 'parameters': {},
+                                            'more': True})
+        return lines
+
+    def test_monitor(self):
+        lines = self.monitor()
+        self.assertRegex(lines[0], r'^\d\d:\d\d:\d\d phase: preparing suspend\n$')
+        self.assertRegex(lines[1], r'^\d\d:\d\d:\d\d domain: td-web stopped\n$')
+        self.assertRegex(lines[2], r'^\d\d:\d\d:\d\d cpus: package 1 has no online CPU\n$')
+
+    def test_socket_from_environment(self):
+        p = self.ok('status', socket_path='', env=clean_env(TDSLEEP_SOCKET=self.server.socket))
+        self.assertIn('Phase: preparing', p.stdout)
+        # --socket wins over the environment
+        self.ok('status', env=clean_env(TDSLEEP_SOCKET='/nonexistent/socket'))
+
+
+class TestJson(CtlTestCase):
+    def json_lines(self, *args, count=1):
+        out = self.ok('--json', *args).stdout
+        lines = out.splitlines()
+        self.assertEqual(len(lines), count, out)
+        objs = [json.loads(line) for line in lines]
+        for o in objs:
+            self.assertIsInstance(o, dict)
+        return objs
+
+    def test_status(self):
+        s = self.json_lines('status')[0]['status']
+        self.assertEqual((s['phase'], s['tdsRunning'], len(s['packages']), len(s['cycle'])), ('preparing', 2, 2, 2))
+
+    def test_list(self):
+        domains = self.json_lines('list')[0]['domains']
+        self.assertEqual([d['name'] for d in domains], ['td-web', 'td-db', 'plain-vm', 'broken-vm'])
+
+    def test_plan(self):
+        reply = self.json_lines('plan', 'hibernate')[0]
+        self.assertEqual((reply['operation'], reply['steps'], reply['verdicts'][0]), ('hibernate', ['hibernate'], 'stop'))
+
+    def test_streams_one_reply_per_line(self):
+        for args, last in ((('prepare', 'suspend'), {'phase': 'ready', 'stopped': 1, 'leftRunning': 1, 'failed': 0}),
+                           (('drain',), {'stopped': 2, 'leftRunning': 0, 'failed': 0})):
+            replies = self.json_lines(*args, count=3)
+            self.assertEqual(replies[0]['event']['type'], 'phase')
+            self.assertEqual(replies[1]['event']['domain']['name'], 'td-web')
+            self.assertEqual(replies[2], last)
+
+    def test_simple_replies(self):
+        self.assertEqual(self.json_lines('resume'), [{'phase': 'resuming'}])
+        for args in (('hold', 'x'), ('release',), ('reload',)):
+            self.assertEqual(self.json_lines(*args), [{}])
+
+    def test_monitor(self):
+        p = subprocess.Popen([CTL, '--json', '--socket=' + self.server.socket, 'monitor'], env=clean_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        events = [json.loads(p.stdout.readline())['event'] for _ in range(3)]
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual([e['type'] for e in events], ['phase', 'domain', 'cpus'])
+
+    def test_hook_json(self):
+        reply = self.json_lines('hook', 'pre', 'suspend')[0]
+        self.assertEqual(reply['phase'], 'ready')
+
+
+class TestErrors(CtlTestCase):
+    def fails(self, code, *args, stderr=None, **kwargs):
+        p = self.ctl(*args, **kwargs)
+        self.assertEqual(p.returncode, code, f'{args}: {p.stdout!r} {p.stderr!r}')
+        if stderr is not None:
+            self.assertEqual(p.stderr, stderr)
+        self.assertNotIn(ESC, p.stderr)
+        return p
+
+    def test_no_socket(self):
+        p = self.fails(3, 'status', socket_path=os.path.join(self.server.dir.name, 'absent'))
+        self.assertRegex(p.stderr, r'^tdsleepctl: Cannot reach tdsleepd at .*absent: No such file or directory\n$')
+        self.assertEqual(p.stdout, '')
+
+    def test_nobody_listening(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 'sock')
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(path)        # bound, never listening: ECONNREFUSED
+            try:
+                p = self.fails(3, 'list', socket_path=path)
+                self.assertIn('Connection refused', p.stderr)
+            finally:
+                s.close()
+            with open(os.path.join(d, 'file'), 'w'):
+                pass
+            self.fails(3, 'status', socket_path=os.path.join(d, 'file'))
+
+    def test_error_reply(self):
+        self.fails(1, 'restore', stderr='tdsleepctl: io.tdsleep.Manager.Busy: phase=preparing\n')
+        self.fails(1, 'plan', 'nap',
+                   stderr='tdsleepctl: org.varlink.service.InvalidParameter: parameter=operation\n')
+
+    def test_failed_operation(self):
+        p = self.fails(1, 'prepare', 'hibernate')
+        self.assertIn('0 stopped, 0 left running, 1 failed.', p.stdout)
+        self.assertEqual(p.stderr, 'tdsleepctl: 1 TD failed during prepare.\n')
+        self.fails(1, '--json', 'prepare', 'hibernate')
+
+    def test_no_answer(self):
+        start = time.monotonic()
+        p = self.fails(3, 'prepare', 'suspend', '--step=hang', env=clean_env(TDSLEEP_TIMEOUT='0.5'))
+        self.assertLess(time.monotonic() - start, 10)
+        self.assertIn('did not answer io.tdsleep.Manager.Prepare within 0.5 s', p.stderr)
+
+    def test_permission_denied_on_connect(self):
+        if os.geteuid() != 0:
+            self.skipTest('needs root to run tdsleepctl as nobody')
+        with tempfile.TemporaryDirectory() as d:
+            os.chmod(d, 0o755)
+            private = os.path.join(d, 'private')
+            os.mkdir(private, 0o700)
+            path = os.path.join(private, 'sock')
+            os.symlink(self.server.socket, path)
+            p = subprocess.run([CTL, '--socket=' + path, 'status'], env=clean_env(), capture_output=True,
+                               text=True, timeout=20, user=65534, group=65534, extra_groups=[])
+            if p.returncode == 126 or 'Permission denied' in p.stderr and 'tdsleepctl:' not in p.stderr:
+                self.skipTest('nobody cannot execute the build tree here')
+            self.assertEqual(p.returncode, 4, p.stderr)
+            self.assertIn('Permission denied', p.stderr)
+
+
+class TestDenied(CtlTestCase):
+    """A fake that refuses every change, as tdsleepd does for callers other than root."""
+    deny = True
+
+    def test_every_changing_verb(self):
+        for args in CHANGING_VERBS:
+            for json_flag in ([], ['--json']):
+                p = self.ctl(*json_flag, *args)
+                self.assertEqual(p.returncode, 4, f'{args}: {p.stderr}')
+                self.assertEqual(p.stderr, 'tdsleepctl: io.tdsleep.Manager.PermissionDenied\n')
+                self.assertEqual(p.stdout, '')
+
+    def test_reads_still_work(self):
+        self.ok('status')
+        self.ok('list')
+        self.ok('plan', 'suspend')
+
+
+class TestHook(CtlTestCase):
+    def test_pre_sends_the_step(self):
+        p = self.ctl('hook', 'pre', 'suspend', env=clean_env(SYSTEMD_SLEEP_ACTION='suspend'))
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, '', ''))
+        self.assertEqual(self.last_call(), {'method': 'io.tdsleep.Manager.Prepare',
+                                            'parameters': {'operation': 'suspend', 'step': 'suspend'},
+                                            'more': False})
+
+    def test_pre_step_of_suspend_then_hibernate(self):
+        for step in ('suspend', 'hibernate'):
+            self.ok('hook', 'pre', 'suspend-then-hibernate', env=clean_env(SYSTEMD_SLEEP_ACTION=step))
+            self.assertEqual(self.last_call()['parameters'],
+                             {'operation': 'suspend-then-hibernate', 'step': step})
+
+    def test_pre_without_action_uses_operation(self):
+        for env in (clean_env(), clean_env(SYSTEMD_SLEEP_ACTION='')):
+            self.ok('hook', 'pre', 'hybrid-sleep', env=env)
+            self.assertEqual(self.last_call()['parameters'], {'operation': 'hybrid-sleep', 'step': 'hybrid-sleep'})
+
+    def test_post_does_nothing(self):
+        before = len(self.server.calls())
+        p = self.ok('hook', 'post', 'suspend', env=clean_env(SYSTEMD_SLEEP_ACTION='suspend'))
+        self.assertEqual(p.stdout, '')
+        self.assertEqual(len(self.server.calls()), before)
+        # post must not care whether tdsleepd is there at all
+        self.ok('hook', 'post', 'suspend', socket_path='/nonexistent/socket')
+
+    def test_pre_unreachable(self):
+        p = self.ctl('hook', 'pre', 'suspend', socket_path='/nonexistent/socket')
+        self.assertEqual((p.returncode, p.stdout), (3, ''))
+        self.assertIn('Cannot reach tdsleepd', p.stderr)
+
+    def test_pre_does_not_hang(self):
+        start = time.monotonic()
+        p = self.ctl('hook', 'pre', 'suspend', env=clean_env(SYSTEMD_SLEEP_ACTION='hang', TDSLEEP_TIMEOUT='0.5'))
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertLess(time.monotonic() - start, 10)
+        self.assertIn('did not answer', p.stderr)
+
+    def test_pre_failed(self):
+        p = self.ctl('hook', 'pre', 'hibernate', env=clean_env(SYSTEMD_SLEEP_ACTION='hibernate'))
+        self.assertEqual((p.returncode, p.stdout), (1, ''))
+        self.assertEqual(p.stderr, 'tdsleepctl: 1 TD could not be made safe for hibernate.\n')
+
+
+def run_on_pty(argv, env):
+    """Run argv with stdout on a pseudo-terminal; returns (exit status, output)."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    out = b''
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:         # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    os.close(master)
+    return p.wait(timeout=20), out.decode()
+
+
+class TestColor(CtlTestCase):
+    def on_tty(self, *args, **env):
+        status, out = run_on_pty([CTL, '--socket=' + self.server.socket, *args], clean_env(**env))
+        self.assertEqual(status, 0, out)
+        return out
+
+    def test_terminal_gets_colour(self):
+        for args in (('status',), ('list',), ('plan', 'suspend'), ('prepare', 'suspend')):
+            out = self.on_tty(*args)
+            self.assertIn(ESC, out, args)
+            # colour never changes the text
+            self.assertEqual(re.sub(r'\x1b\[[0-9;]*m', '', out).replace('\r\n', '\n'),
+                             self.ok(*args).stdout)
+
+    def test_no_color(self):
+        for value in ('1', 'yes'):
+            self.assertNotIn(ESC, self.on_tty('status', NO_COLOR=value))
+        # no-color.org: an empty NO_COLOR does not count
+        self.assertIn(ESC, self.on_tty('status', NO_COLOR=''))
+
+    def test_dumb_terminal(self):
+        self.assertNotIn(ESC, self.on_tty('list', TERM='dumb'))
+
+    def test_not_a_terminal(self):
+        for args in (('status',), ('list',), ('plan', 'suspend'), ('prepare', 'suspend'), ('drain',)):
+            self.assertNotIn(ESC, self.ok(*args).stdout)
+
+    def test_json_never_coloured(self):
+        self.assertNotIn(ESC, self.on_tty('--json', 'status'))
+
+
+if __name__ == '__main__':
+    unittest.main()
