@@ -977,6 +977,7 @@ class Daemon:
         self.proc = None
         self.runs = []       # (Popen, stderr path)
         self.started_at = None
+        self.env = {}        # extra environment for the next start() (e.g. LD_PRELOAD)
 
     @property
     def state_file(self):
@@ -1000,6 +1001,7 @@ class Daemon:
                    TDSLEEP_LOG_LEVEL="debug", NOTIFY_SOCKET=self.notify.path)
         env.pop("LISTEN_FDS", None)
         env.pop("LISTEN_PID", None)
+        env.update(self.env)
         argv = [self.binary, "--config=" + self.config, "--state-dir=" + self.state_dir,
                 "--sysfs-root=" + self.sysfs_root, "--libvirt-uri=" + self.uri,
                 "--socket=" + self.ctl_socket]
@@ -1080,6 +1082,43 @@ class Daemon:
                 p.kill()
                 p.wait()
         self.notify.close()
+
+
+# ----------------------------------------------------------------------------------
+# Varlink client for the control socket (io.tdsleep.Manager)
+
+
+def varlink_call(path, method, params=None, more=False, timeout=30):
+    """Call method over the Varlink socket at path (JSON objects ended by NUL); return
+    the list of replies as dicts ("parameters", "error", "continues"). With more, read
+    until a reply without "continues" (or an error). Raises Timeout."""
+    msg = {"method": method, "parameters": params or {}}
+    if more:
+        msg["more"] = True
+    end = time.monotonic() + timeout
+    replies, buf = [], b""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(json.dumps(msg).encode() + b"\0")
+        while True:
+            while b"\0" in buf:
+                raw, buf = buf.split(b"\0", 1)
+                r = json.loads(raw)
+                replies.append(r)
+                if "error" in r or not r.get("continues"):
+                    return replies
+            rem = end - time.monotonic()
+            if rem <= 0:
+                raise Timeout("no reply to %s within %.1fs" % (method, timeout))
+            s.settimeout(rem)
+            try:
+                data = s.recv(65536)
+            except socket.timeout:
+                raise Timeout("no reply to %s within %.1fs" % (method, timeout))
+            if not data:
+                raise AssertionError("%s: connection closed after %d replies" % (method, len(replies)))
+            buf += data
 
 
 def config_text(manager=None, **sleep):
