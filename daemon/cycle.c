@@ -332,31 +332,49 @@ static bool can_hibernate(const PowerPicture *p) {
         return (p->states & POWER_MASK(POWER_STATE_DISK)) && p->has_swap;
 }
 
-/* Select s2idle for this cycle, remembering the old choice. Returns false if impossible. */
-static bool cycle_select_s2idle(Cycle *c, const PowerPicture *p) {
-        int r;
+/* Does a running TD ask for s2idle steering, and can mem_sleep offer it? */
+static bool cycle_wants_s2idle(Cycle *c, const PowerPicture *p) {
+        Domain **domains;
+        size_t n = virt_domains(c->m->virt, &domains);
 
-        if (!(p->mem_sleep_available & POWER_MASK(MEM_SLEEP_S2IDLE)))
+        if (!(p->mem_sleep_available & POWER_MASK(MEM_SLEEP_S2IDLE)) || p->mem_sleep_selected == MEM_SLEEP_S2IDLE)
                 return false;
-        if (p->mem_sleep_selected == MEM_SLEEP_S2IDLE)
-                return true;
-        r = power_write_mem_sleep(c->m->sysfs_root, MEM_SLEEP_S2IDLE);
+        for (size_t i = 0; i < n; i++)
+                if (domains[i]->active && domain_policy_is_protected(&domains[i]->policy, c->m->config.protected_kinds) &&
+                    domain_policy_action(&domains[i]->policy, &c->m->config) == SLEEP_ACTION_S2IDLE)
+                        return true;
+        return false;
+}
+
+/* The picture as it will be once a wanted s2idle steering is done (for decisions only). */
+static PowerPicture cycle_steered(Cycle *c, const PowerPicture *p) {
+        PowerPicture steered = *p;
+
+        if (cycle_wants_s2idle(c, p))
+                steered.mem_sleep_selected = MEM_SLEEP_S2IDLE;
+        return steered;
+}
+
+/* Select s2idle for this cycle, remembering the old choice; *p follows. */
+static void cycle_select_s2idle(Cycle *c, PowerPicture *p) {
+        int r = power_write_mem_sleep(c->m->sysfs_root, MEM_SLEEP_S2IDLE);
+
         if (r < 0) {
                 log_error_errno(r, "Failed to select s2idle in /sys/power/mem_sleep: %s", STRERROR(r));
-                return false;
+                return;
         }
         if (c->state.mem_sleep_restore < 0)
                 c->state.mem_sleep_restore = p->mem_sleep_selected;
-        log_info("Selected s2idle in /sys/power/mem_sleep for this sleep (was %s)",
+        log_info("Selected s2idle in /sys/power/mem_sleep for this sleep (was %s): TDs keep running",
                  strna(mem_sleep_to_string(p->mem_sleep_selected)));
-        return true;
+        p->mem_sleep_selected = MEM_SLEEP_S2IDLE;
 }
 
-/* Decide per running TD; returns how many keep running by s2idle. */
-static void cycle_plan_domains(Cycle *c, SleepStep step, bool keeps, const PowerPicture *p) {
+/* Decide per running TD. keeps already reflects any s2idle steering: a TD that still
+ * gets the s2idle verdict is in a step steering cannot save (hibernation). */
+static void cycle_plan_domains(Cycle *c, SleepStep step, bool keeps) {
         Domain **domains;
         size_t n = virt_domains(c->m->virt, &domains);
-        bool s2idle_ok = step != SLEEP_STEP_UNKNOWN || !can_hibernate(p);
 
         for (size_t i = 0; i < n; i++) {
                 Domain *d = domains[i];
@@ -365,7 +383,7 @@ static void cycle_plan_domains(Cycle *c, SleepStep step, bool keeps, const Power
                 if (!d->active || !domain_policy_is_protected(&d->policy, c->m->config.protected_kinds))
                         continue;
                 v = plan_domain(step, keeps, domain_policy_action(&d->policy, &c->m->config));
-                if (v == VERDICT_S2IDLE && !(s2idle_ok && cycle_select_s2idle(c, p))) {
+                if (v == VERDICT_S2IDLE) {
                         log_warning("TD %s asks for s2idle, but this sleep cannot be steered to it: stopping it", d->name);
                         v = VERDICT_STOP;
                 }
@@ -407,8 +425,11 @@ void cycle_prepare_for_sleep(Cycle *c) {
         PowerPicture p;
 
         if (c->state.phase == CYCLE_PHASE_IDLE && manager_has_control_socket(c->m)) {
+                PowerPicture steered;
+
                 cycle_read_power(c, &p);
-                if (plan_when_to_act(&p) == PLAN_WHEN_WAIT_FOR_HOOK) {
+                steered = cycle_steered(c, &p);
+                if (plan_when_to_act(&steered) == PLAN_WHEN_WAIT_FOR_HOOK) {
                         c->sleeping = c->awaiting_hook = true;
                         log_notice("This host may suspend to idle (TDs survive) or hibernate (they do not), "
                                    "and logind does not say which: waiting for the sleep hook to name the step");
@@ -426,6 +447,11 @@ static void cycle_act(Cycle *c, SleepStep step) {
         bool keeps;
 
         cycle_read_power(c, &p);
+        /* Steer a suspend to s2idle first when a TD asks for it: then every TD survives.
+         * For an unknown step only if hibernation is impossible (else the hook decides). */
+        if ((step == SLEEP_STEP_SUSPEND || (step == SLEEP_STEP_UNKNOWN && !can_hibernate(&p))) &&
+            cycle_wants_s2idle(c, &p))
+                cycle_select_s2idle(c, &p);
         keeps = cycle_step_keeps(step, &p);
         c->began_usec = now_usec();
         /* A drain stays a drain when a sleep comes on top: Restore, not resume, ends it. */
@@ -437,7 +463,7 @@ static void cycle_act(Cycle *c, SleepStep step) {
         log_struct(LOG_INFO, ((const char *[]) { MESSAGE_CYCLE_STARTED, NULL }),
                    "Preparing for %s (mem_sleep %s): TDs %s it", sleep_step_to_string(step),
                    strna(mem_sleep_to_string(p.mem_sleep_selected)), keeps ? "survive" : "do not survive");
-        cycle_plan_domains(c, step, keeps, &p);
+        cycle_plan_domains(c, step, keeps);
         cycle_save(c);
         if (c->state.n_domains > 0)
                 manager_ensure_cpus_online(c->m);       /* tearing a TD down needs every package */

@@ -252,9 +252,12 @@ void manager_on_libvirt_changed(Manager *m) {
 
 unsigned manager_count_running_tds(Manager *m) {
         Domain **domains;
-        size_t n = virt_domains(m->virt, &domains);
+        size_t n;
         unsigned count = 0;
 
+        if (!m->virt)
+                return 0;
+        n = virt_domains(m->virt, &domains);
         for (size_t i = 0; i < n; i++)
                 if (domains[i]->active && domain_policy_is_protected(&domains[i]->policy, m->config.protected_kinds))
                         count++;
@@ -366,7 +369,9 @@ static int manager_start_cpus(Manager *m) {
                 /* TDs can still be stopped and started; only the package rules go unwatched. */
                 log_error("Failed to read the CPU packages: %s; not watching them", strna(error));
                 m->cpus = cpus_free(m->cpus);
+                return 0;
         }
+        on_cpus_changed(m, NULL, cpus_picture(m->cpus));        /* say now if a package is empty */
         return 0;
 }
 
