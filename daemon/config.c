@@ -49,7 +49,6 @@ int config_init(Config *c) {
                 .restart_after_resume = true,
                 .parallel_start = 4,
                 .protected_kinds = DOMAIN_KIND_MASK(DOMAIN_KIND_TDX),
-                .start_timeout_usec = 60 * USEC_PER_SEC,
                 .online_cpus = true,
         };
         c->libvirt_uri = strdup("qemu:///system");
@@ -196,8 +195,6 @@ static const ConfigItem config_items[] = {
           UNSIGNED_EXPECTED },
         { "Sleep",   "ProtectedKinds",     config_parse_kinds,         offsetof(Config, protected_kinds),
           "expected a space-separated list of tdx, sev-snp and sev, or nothing" },
-        { "Sleep",   "StartTimeoutSec",    config_parse_timeout,       offsetof(Config, start_timeout_usec),
-          TIME_SPAN_EXPECTED },
         { "CPU",     "OnlineCPUs",         config_parse_bool,          offsetof(Config, online_cpus),
           BOOL_EXPECTED },
 };

@@ -54,7 +54,6 @@ typedef struct Config {
         bool restart_after_resume;      /* RestartAfterResume=, default yes */
         unsigned parallel_start;        /* ParallelStart=, default 4, 0 = all at once */
         unsigned protected_kinds;       /* ProtectedKinds=, mask of DOMAIN_KIND_MASK(), default tdx */
-        uint64_t start_timeout_usec;    /* StartTimeoutSec=, default 60 s */
         /* [CPU] */
         bool online_cpus;               /* OnlineCPUs=, default yes */
 } Config;

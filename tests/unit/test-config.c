@@ -41,7 +41,6 @@ static void assert_defaults(const Config *c) {
         assert_true(c->restart_after_resume);
         assert_int_equal(c->parallel_start, 4);
         assert_int_equal(c->protected_kinds, DOMAIN_KIND_MASK(DOMAIN_KIND_TDX));
-        assert_int_equal(c->start_timeout_usec, 60 * USEC_PER_SEC);
         assert_true(c->online_cpus);
 }
 
@@ -81,7 +80,6 @@ static void test_every_key(void **state) {
                               "RestartAfterResume=false\n"
                               "ParallelStart=0\n"
                               "ProtectedKinds=sev sev-snp\n"
-                              "StartTimeoutSec=1.5\n"
                               "[CPU]\n"
                               "OnlineCPUs=0\n", &c, &error), 0);
         assert_null(error);
@@ -96,7 +94,6 @@ static void test_every_key(void **state) {
         assert_int_equal(c.parallel_start, 0);
         assert_int_equal(c.protected_kinds,
                          DOMAIN_KIND_MASK(DOMAIN_KIND_SEV) | DOMAIN_KIND_MASK(DOMAIN_KIND_SEV_SNP));
-        assert_int_equal(c.start_timeout_usec, 1500 * USEC_PER_MSEC);
         assert_false(c.online_cpus);
         assert_int_equal(config_stop_budget_usec(&c), 120 * USEC_PER_SEC);
 }
@@ -195,13 +192,13 @@ static void test_time_spans(void **state) {
                 _cleanup_(config_done) Config c = { .libvirt_uri = NULL };
                 _cleanup_(freep) char *text = NULL, *error = NULL, *message = NULL;
 
-                assert_true(asprintf(&text, "[Sleep]\nStartTimeoutSec=%s\n", cases[i].text) > 0);
+                assert_true(asprintf(&text, "[Sleep]\nShutdownTimeoutSec=%s\n", cases[i].text) > 0);
                 if (cases[i].usec > 0) {
                         assert_int_equal(load(text, &c, &error), 0);
-                        assert_int_equal(c.start_timeout_usec, cases[i].usec);
+                        assert_int_equal(c.shutdown_timeout_usec, cases[i].usec);
                         continue;
                 }
-                assert_true(asprintf(&message, CONF ":2: StartTimeoutSec=%s: expected a time span > 0 and <= 1h, "
+                assert_true(asprintf(&message, CONF ":2: ShutdownTimeoutSec=%s: expected a time span > 0 and <= 1h, "
                                      "such as 90, 1.5, 500ms, 2s or 1min", cases[i].text) > 0);
                 expect_error(text, message);
         }
@@ -323,7 +320,7 @@ static void test_shipped_config(void **state) {
                         line[0] = ' ';
                         uncommented++;
                 }
-        assert_int_equal(uncommented, 12);
+        assert_int_equal(uncommented, 11);
         assert_int_equal(load(text, &c, &error), 0);
         assert_null(error);
         assert_defaults(&c);
