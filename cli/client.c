@@ -42,10 +42,7 @@ static int report_error_reply(const char *error_id, json_object *parameters) {
         bool denied = streq(error_id, IFACE ".PermissionDenied") ||
                       streq(error_id, VARLINK_ERROR_PERMISSION_DENIED);
 
-        if (isempty(text))
-                cli_error(0, "%s", error_id);
-        else
-                cli_error(0, "%s: %s", error_id, text);
+        cli_error(0, "%s%s%s", strna(error_id), isempty(text) ? "" : ": ", strempty(text));
         return denied ? -EACCES : -EBADR;
 }
 

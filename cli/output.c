@@ -51,16 +51,22 @@ static int append(char **buf, size_t *len, const char *key, const char *value) {
 
 char *json_short_text(json_object *o) {
         _cleanup_(freep) char *buf = NULL;
+        struct json_object_iterator it, end;
         size_t len = 0;
 
         if (!o || !json_object_is_type(o, json_type_object))
                 return strdup("");
-        json_object_object_foreach(o, key, value) {
+        /* The iterator API, not json_object_object_foreach(): that one is a GNU statement
+         * expression, which -Wpedantic rejects under clang. */
+        it = json_object_iter_begin(o);
+        end = json_object_iter_end(o);
+        for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+                json_object *value = json_object_iter_peek_value(&it);
                 const char *text = json_object_is_type(value, json_type_string) ?
                         json_object_get_string(value) :
                         json_object_to_json_string_ext(value, JSON_C_TO_STRING_PLAIN);
 
-                if (append(&buf, &len, key, text) < 0)
+                if (append(&buf, &len, json_object_iter_peek_name(&it), text) < 0)
                         return NULL;
         }
         return buf ? TAKE_PTR(buf) : strdup("");

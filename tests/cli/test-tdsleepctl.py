@@ -43,11 +43,20 @@ class FakeServer:
         self.record = os.path.join(self.dir.name, 'calls.jsonl')
         argv = [FAKE] + (['--deny'] if deny else []) + [self.socket, self.record]
         self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+        # Ready when it accepts: the path exists between bind() and listen() already.
         deadline = time.monotonic() + 10
-        while not os.path.exists(self.socket):
+        while not self.accepts():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError('fake-tdsleepd did not start: ' + self.proc.stderr.read())
             time.sleep(0.02)
+
+    def accepts(self):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            try:
+                s.connect(self.socket)
+                return True
+            except OSError:
+                return False
 
     def calls(self):
         if not os.path.exists(self.record):
