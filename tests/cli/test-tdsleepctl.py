@@ -172,6 +172,30 @@ class TestUsage(CtlTestCase):
         self.assertRegex(self.ok('--version').stdout, r'^tdsleepctl \d+\.\d+\.\d+\n$')
 
 
+    def test_docs_agree(self):
+        """--help, tdsleepctl(1) and the bash completion know the same verbs and options."""
+        source = os.environ.get('TDSLEEP_SOURCE_ROOT')
+        if not source:
+            self.skipTest('TDSLEEP_SOURCE_ROOT not set')
+        with open(os.path.join(source, 'man', 'tdsleepctl.1.scd')) as f:
+            man = f.read()
+        with open(os.path.join(source, 'cli', 'tdsleepctl.bash-completion')) as f:
+            completion = f.read()
+        helptext = self.ok('--help').stdout
+        for verb in ('status', 'list', 'plan', 'prepare', 'resume', 'drain', 'restore', 'hold', 'release',
+                     'monitor', 'reload', 'hook'):
+            self.assertRegex(man, rf'(?m)^\*{verb}\*', verb)
+            self.assertRegex(completion, rf"verbs='[^']*\b{verb}\b", verb)
+        for option in ('--json', '--socket', '--step', '--timeout', '--help', '--version'):
+            self.assertIn(f'*{option}', man)
+            self.assertIn(option, completion)
+            self.assertIn(option, helptext)
+        for code in range(5):
+            self.assertRegex(man, rf'(?m)^\*{code}\*$')
+        for var in ('TDSLEEP_SOCKET', 'TDSLEEP_TIMEOUT', 'SYSTEMD_SLEEP_ACTION', 'NO_COLOR'):
+            self.assertRegex(man, rf'(?m)^\*{var}\*$')
+
+
 class TestHuman(CtlTestCase):
     def test_status(self):
         out = self.ok('status').stdout
