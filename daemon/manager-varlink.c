@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <grp.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,9 @@ static void on_disconnect(VarlinkServer *s, Varlink *link, void *userdata) {
                 return;
         callers_remove(&m->varlink->waiters, link);
         callers_remove(&m->varlink->subscribers, link);
+        /* A dropped slow reader may leave megabytes of freed output buffer in the heap:
+         * give them back, so memory returns to where it was. */
+        (void) malloc_trim(0);
 }
 
 /* ---- who may call what ---- */
@@ -494,18 +498,11 @@ static int vl_plan(Varlink *link, json_object *params, VarlinkMethodFlags flags,
         return varlink_reply(link, reply);
 }
 
-/* Reply now if the cycle is ready, else when it is (complete_waiters). */
-static int reply_when_ready(Varlink *link, Manager *m, WaiterKind kind, VarlinkMethodFlags flags) {
-        _cleanup_(json_object_putp) json_object *result = NULL;
-        int r;
+/* Wait for the cycle to be ready: complete_waiters() answers, now or later. Registered
+ * before the cycle moves, so a caller with more sees every progress event. */
+static int add_waiter(Varlink *link, Manager *m, WaiterKind kind, VarlinkMethodFlags flags) {
+        int r = callers_add(&m->varlink->waiters, link, kind, flags & VARLINK_METHOD_MORE);
 
-        if (cycle_phase(m->cycle) == CYCLE_PHASE_READY) {
-                result = result_to_json(m, kind);
-                return varlink_reply(link, result);
-        }
-        if (cycle_phase(m->cycle) != CYCLE_PHASE_PREPARING)
-                return varlink_error(link, IFACE ".Aborted", NULL);
-        r = callers_add(&m->varlink->waiters, link, kind, flags & VARLINK_METHOD_MORE);
         return r < 0 ? varlink_error_errno(link, r) : 0;
 }
 
@@ -537,8 +534,12 @@ static int vl_prepare(Varlink *link, json_object *params, VarlinkMethodFlags fla
         if (parse_step(p.step ? p.step : p.operation, false, &step) < 0)
                 return varlink_error_invalid_parameter(link, "step");
         log_info("Prepare(%s, %s) from the control socket", p.operation, sleep_step_to_string(step));
+        r = add_waiter(link, m, WAITER_PREPARE, flags);
+        if (r < 0)
+                return r;
         cycle_prepare(m->cycle, step);
-        return reply_when_ready(link, m, WAITER_PREPARE, flags);
+        complete_waiters(m);    /* already ready: answer now */
+        return 0;
 }
 
 static int reply_phase(Varlink *link, Manager *m) {
@@ -565,7 +566,7 @@ static int vl_resume(Varlink *link, json_object *params, VarlinkMethodFlags flag
         if (r < 0)
                 return r;
         log_info("Resume() from the control socket");
-        cycle_resume(m->cycle);
+        manager_resume(m);
         return reply_phase(link, m);
 }
 
@@ -585,11 +586,19 @@ static int vl_drain(Varlink *link, json_object *params, VarlinkMethodFlags flags
                 return r;
         if (timeout < 0 || timeout > 3600)
                 return varlink_error_invalid_parameter(link, "timeout");
-        log_info("Drain() from the control socket");
-        r = cycle_drain(m->cycle, (uint64_t) (timeout * USEC_PER_SEC));
-        if (r == -EBUSY)
+        if (cycle_phase(m->cycle) != CYCLE_PHASE_IDLE)
                 return reply_busy(link, m);
-        return reply_when_ready(link, m, WAITER_DRAIN, flags);
+        log_info("Drain() from the control socket");
+        r = add_waiter(link, m, WAITER_DRAIN, flags);
+        if (r < 0)
+                return r;
+        r = cycle_drain(m->cycle, (uint64_t) (timeout * USEC_PER_SEC));
+        if (r < 0) {
+                callers_remove(&m->varlink->waiters, link);
+                return reply_busy(link, m);
+        }
+        complete_waiters(m);
+        return 0;
 }
 
 static int vl_restore(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
@@ -666,6 +675,7 @@ static int vl_reload(Varlink *link, json_object *params, VarlinkMethodFlags flag
 }
 
 static int vl_subscribe(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
+        _cleanup_(json_object_putp) json_object *first = NULL;
         Manager *m = userdata;
         json_object *e;
         int r;
@@ -680,11 +690,13 @@ static int vl_subscribe(Varlink *link, json_object *params, VarlinkMethodFlags f
         r = callers_add(&m->varlink->subscribers, link, WAITER_PREPARE, true);
         if (r < 0)
                 return varlink_error_errno(link, r);
-        /* Start the stream with where we stand. */
+        /* Start this stream (only this one) with where we stand. */
         e = event_new("phase");
         json_object_object_add(e, "phase", json_object_new_string(cycle_phase_to_string(cycle_phase(m->cycle))));
         json_object_object_add(e, "message", json_string_or_null(m->last_status ? m->last_status + strlen("STATUS=") : NULL));
-        emit(m, e);
+        first = json_object_new_object();
+        json_object_object_add(first, "event", e);
+        (void) varlink_notify(link, first);
         return 0;
 }
 

@@ -188,6 +188,10 @@ void manager_on_prepare_for_sleep(Manager *m, bool start) {
                 return;
         }
         log_info("logind: PrepareForSleep(false)");
+        manager_resume(m);
+}
+
+void manager_resume(Manager *m) {
         /* Re-take the lock first, so the next sleep cannot start before we see it. */
         (void) logind_take_delay(m->logind);
         cycle_resume(m->cycle);

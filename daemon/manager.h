@@ -61,6 +61,10 @@ int manager_reload(Manager *m, char **ret_error);
 /* The libvirt URI in force: --libvirt-uri, else LibvirtURI=. */
 const char *manager_libvirt_uri(const Manager *m);
 
+/* The sleep is over (PrepareForSleep(false), Resume()): take the delay lock again, then
+ * start what was stopped. */
+void manager_resume(Manager *m);
+
 /* Events from the modules. */
 void manager_on_prepare_for_sleep(Manager *m, bool start);
 void manager_on_logind_changed(Manager *m, bool present, bool preparing_for_sleep);
