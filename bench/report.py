@@ -1,0 +1,343 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""bench/report.py: docs/PERFORMANCE.md and the plot from bench/run's results."""
+import datetime
+import os
+import platform
+import re
+import statistics
+import subprocess
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fs(s):
+    if s is None:
+        return "—"
+    a = abs(s)
+    if a < 0.001:
+        return "%.0f µs" % (s * 1e6)
+    if a < 1:
+        return "%.1f ms" % (s * 1e3)
+    return "%.2f s" % s
+
+
+def cell(xs, f=fs):
+    """median (min – max) of a list of runs."""
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "not run"
+    if len(xs) == 1:
+        return f(xs[0])
+    return "%s (%s – %s)" % (f(statistics.median(xs)), f(min(xs)), f(max(xs)))
+
+
+def ratio(a, b):
+    if a is None or b is None or b <= 0:
+        return None
+    return a / b
+
+
+def fr(x):
+    return "—" if x is None else "%.0f×" % x if x >= 10 else "%.1f×" % x
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, shell=True).stdout.strip()
+    except OSError:
+        return ""
+
+
+def machine():
+    cpu = re.search(r"^model name\s*:\s*(.*)$", open("/proc/cpuinfo").read(), re.M)
+    mem = re.search(r"^MemTotal:\s*(\d+)", open("/proc/meminfo").read(), re.M)
+    virt = sh("systemd-detect-virt 2>/dev/null") or "unknown"
+    os_name = re.search(r'^PRETTY_NAME="?(.*?)"?$', open("/etc/os-release").read(), re.M)
+    return [
+        ("CPU", "%s, %d CPUs online" % (cpu.group(1) if cpu else "?", os.cpu_count())),
+        ("memory", "%.1f GiB" % (int(mem.group(1)) / 2**20) if mem else "?"),
+        ("virtualisation", virt),
+        ("OS", "%s, kernel %s" % (os_name.group(1) if os_name else "?", platform.release())),
+    ]
+
+
+def versions():
+    def pkg(p):
+        return sh("dpkg-query -W -f='${Version}' %s 2>/dev/null" % p) or "?"
+    commit = sh("git -C %s log -1 --format='%%h %%cd' --date=short 2>/dev/null" % REPO)
+    dirty = sh("git -C %s status --porcelain -- daemon common 2>/dev/null" % REPO)
+    return [
+        ("tdsleep", "%s%s" % (commit or "?", " (daemon/ or common/ modified)" if dirty else "")),
+        ("libvirt", pkg("libvirt-daemon")),
+        ("libvirt-guests.sh", "libvirt-clients " + pkg("libvirt-clients")),
+        ("QEMU", pkg("qemu-system-x86")),
+        ("python3-dbusmock", pkg("python3-dbusmock")),
+        ("compiler", sh("cc --version | head -1")),
+    ]
+
+
+# ----------------------------------------------------------------------------------
+# Targets
+
+
+def targets(res, quick):
+    out = []   # (target, measured, verdict)
+
+    def add(name, value, ok, shown):
+        if value is None:
+            out.append((name, "not measured" + (" (--quick)" if quick else ""), "—"))
+        else:
+            out.append((name, shown, "PASS" if ok else "MISS"))
+
+    real = res.get("real", {})
+    r4 = next((v for k, v in real.items() if k.startswith("4 honouring")), None)
+    scale = res.get("scale", {})
+    s1000 = scale.get(1000)
+    ov = None if not r4 else med(r4["tdsleepd"]) - med(r4["floor"])
+    add("overhead over the floor, 4 real guests: median ≤ 5 ms", ov, ov is not None and ov <= 0.005,
+        fs(ov))
+    ov = None if not s1000 else med(s1000["tdsleepd"]) - med(s1000["floor"])
+    add("overhead over the floor, 1000 TDs: median ≤ 50 ms", ov, ov is not None and ov <= 0.050, fs(ov))
+    x = None if not r4 else ratio(med(r4["lg_par"]), med(r4["tdsleepd"]))
+    add("≥ 5× faster than libvirt-guests parallel, 4 real guests", x, x is not None and x >= 5, fr(x))
+    for n in sorted(scale):
+        if n < 50:
+            continue
+        x = ratio(med(scale[n]["lg_par"]), med(scale[n]["tdsleepd"]))
+        add("≥ 50× faster than libvirt-guests parallel, %d TDs" % n, x, x is not None and x >= 50, fr(x))
+    if not any(n >= 50 for n in scale):
+        add("≥ 50× faster than libvirt-guests parallel, ≥ 50 TDs", None, False, "")
+    mixed = next((v for k, v in real.items() if "ignoring" in k), None)
+    if mixed:
+        left = max(mixed["left_td"])
+        add("no guest left running where libvirt-guests leaves one", left, left == 0,
+            "tdsleepd left %d running (libvirt-guests: parallel %d, sequential %d)" % (
+                left, max(mixed["left_lg_par"]), max(mixed["left_lg_seq"])))
+    else:
+        add("no guest left running where libvirt-guests leaves one", None, False, "")
+    ov = None if not s1000 else med(s1000["tdsleepd_resume"]) - med(s1000["floor_resume"])
+    add("resume, 1000 TDs: ≤ 50 ms over the floor", ov, ov is not None and ov <= 0.050, fs(ov))
+    idle = res.get("idle", {})
+    if "syscalls" in idle:
+        n = sum(idle["syscalls"].values())
+        add("idle: no wake-ups (%.0f s window)" % idle["seconds"], n, n == 0 and idle["ctx"]["voluntary"] == 0,
+            "%d system calls, %d voluntary context switches" % (n, idle["ctx"]["voluntary"]))
+    else:
+        add("idle: no wake-ups", None, False, "")
+    if idle.get("domains") == 1000 and "rss_kib" in idle:
+        r = max(idle["rss_kib"], idle.get("rss_after", {}).get("rss_kib", 0))
+        add("RSS ≤ 8 MiB with 1000 domains", r, r <= 8 * 1024, "%.1f MiB" % (r / 1024))
+    else:
+        add("RSS ≤ 8 MiB with 1000 domains", None, False, "")
+    ctl = res.get("control", {})
+    if ctl.get("domains") == 1000:
+        runs = ctl["by_clients"][64]
+        p50, p99 = med([r["p50_us"] for r in runs]), med([r["p99_us"] for r in runs])
+        add("GetStatus p50 ≤ 200 µs, 1000 domains, 64 clients", p50, p50 <= 200, "%.0f µs" % p50)
+        add("GetStatus p99 ≤ 1 ms, 1000 domains, 64 clients", p99, p99 <= 1000, "%.0f µs" % p99)
+    else:
+        add("GetStatus p50 ≤ 200 µs / p99 ≤ 1 ms, 1000 domains, 64 clients", None, False, "")
+    return out
+
+
+# ----------------------------------------------------------------------------------
+
+
+def table(head, rows):
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def markdown(res, args, plot):
+    meta = res["meta"]
+    quick = meta["quick"]
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    o = []
+    w = o.append
+    w("# tdsleepd performance")
+    w("")
+    if quick:
+        w("**Quick run (`bench/run --quick`): smallest sizes, one run each. It only shows that "
+          "the benchmarks still work; the figures are not the published ones.**")
+        w("")
+    w("Generated by `bench/run` on %s. How much tdsleepd adds to the time a host needs "
+      "to become safe for S3/S4, against the physical floor and against libvirt-guests, "
+      "and how that scales. Each figure is **median (min – max) of %d run%s**, the "
+      "methods measured side by side (interleaved) in the same run." % (
+          now, meta["runs"], "" if meta["runs"] == 1 else "s"))
+    w("")
+    w("## Rerun")
+    w("")
+    w("```\nsudo bench/run            # everything: ~%.0f min; writes docs/PERFORMANCE.md and docs/prepare-time.png\n"
+      "sudo bench/run --quick    # smallest sizes, one run each (tools/test's bench tier)\n```" %
+      max(1, meta["seconds"] / 60) if not quick else
+      "```\nsudo bench/run            # everything; writes docs/PERFORMANCE.md and docs/prepare-time.png\n"
+      "sudo bench/run --quick    # smallest sizes, one run each (tools/test's bench tier)\n```")
+    w("")
+    w("It needs root, sets up a private libvirtd (QEMU TCG guests and the test driver), a "
+      "private system bus with python3-dbusmock's logind and a fake sysfs (mem_sleep "
+      "`s2idle [deep]`, no swap: the step is S3, TDs must stop) through the integration "
+      "harness (`tests/integration/tdsleeptest.py`), and removes it all at the end. "
+      "`bench/run --help` lists the options (`--runs`, `--cases`, `--lg-seq-max`).")
+    w("")
+    w("## Machine")
+    w("")
+    rows = machine() + versions()
+    rows.append(("load average", "%.2f / %.2f / %.2f before, %.2f / %.2f / %.2f after (1/5/15 min)" % (
+        tuple(meta["load_before"]) + tuple(meta["load_after"]))))
+    rows.append(("duration", "%.0f s" % meta["seconds"]))
+    w(table(["", ""], rows))
+    w("")
+    w("## How it is measured")
+    w("")
+    w("- **tdsleepd (prepare)**: a fresh tdsleepd (default config but `ShutdownTimeoutSec=` "
+      "the case's timeout, `ForceOff=yes`) is started, has listed every domain (GetStatus) "
+      "and holds its delay lock. Time from the moment the logind mock is asked to emit "
+      "`PrepareForSleep(true)` until tdsleepd closes the lock. The lock is the write end "
+      "of a pipe whose read end the mock holds (dbusmock's `Inhibit`); bench/run opens "
+      "that pipe's read end too (via `/proc/PID/fd`) and waits for `POLLHUP`, so the "
+      "release is seen the moment it happens, without polling `ListInhibitors`. The "
+      "figure includes the mock's D-Bus signal emission (a Python process; see the "
+      "`emit` column).")
+    w("- **floor**: `bench/lvwatch` (C, libvirt) issues `virDomainShutdown` to every "
+      "domain at once and waits for the last `STOPPED` lifecycle event; for the guest "
+      "that ignores ACPI it calls `virDomainDestroy` when the 10 s timeout expires, as "
+      "tdsleepd does. Resume floor: `virDomainCreate` for every domain at once, wait for "
+      "the last `STARTED`.")
+    w("- **tdsleepd (resume)**: from asking the mock for `PrepareForSleep(false)` until "
+      "`bench/lvwatch` saw the last `STARTED` of the stopped TDs (default "
+      "`ParallelStart=4`).")
+    w("- **libvirt-guests**: `%s stop` with `ON_SHUTDOWN=shutdown`, `PARALLEL_SHUTDOWN=0` "
+      "(sequential) or `=N` (N = number of guests), `URIS=` the private libvirtd and "
+      "`SHUTDOWN_TIMEOUT=` the case's timeout (300 s where none), in `unshare --mount` "
+      "with its config bound over `/etc/default/libvirt-guests` and private directories "
+      "over `/var/lib/libvirt` and `/run/lock`; wall time of the script." % "/usr/lib/libvirt/libvirt-guests.sh")
+    w("- Sequential libvirt-guests runs only up to %d domains (`--lg-seq-max`): it takes "
+      "about 1.1 s per guest (a `sleep 1` poll each), so 1000 guests would take ~20 min "
+      "per run." % meta["lg_seq_max"])
+    w("")
+
+    real = res.get("real")
+    if real:
+        w("## 1. Real guests (QEMU TCG, prepare)")
+        w("")
+        rows = []
+        for label, r in real.items():
+            fl, td = med(r["floor"]), med(r["tdsleepd"])
+            rows.append((label, cell(r["floor"]), cell(r["tdsleepd"]), fs(td - fl),
+                         cell(r["emit"]), "%s (%s)" % (cell(r["lg_par"]), fr(ratio(med(r["lg_par"]), td))),
+                         "%s (%s)" % (cell(r["lg_seq"]), fr(ratio(med(r["lg_seq"]), td))),
+                         "%d / %d / %d" % (max(r["left_td"]), max(r["left_lg_par"]), max(r["left_lg_seq"]))))
+        w(table(["guests", "floor", "tdsleepd", "overhead (medians)", "emit",
+                 "libvirt-guests parallel (÷ tdsleepd)", "libvirt-guests sequential (÷ tdsleepd)",
+                 "left running: tdsleepd / lg par / lg seq"], rows))
+        w("")
+        rows = [(label, cell(r["tdsleepd_resume"])) for label, r in real.items()]
+        w("Resume with real guests (until every TD's `STARTED`; guest boot not included):")
+        w("")
+        w(table(["guests", "tdsleepd resume"], rows))
+        w("")
+
+    scale = res.get("scale")
+    if scale:
+        w("## 2. Scale (libvirt test driver, prepare)")
+        w("")
+        rows = []
+        for n, r in sorted(scale.items()):
+            fl, td = med(r["floor"]), med(r["tdsleepd"])
+            rows.append((n, cell(r["floor"]), cell(r["tdsleepd"]), fs(td - fl), cell(r["emit"]),
+                         "%s (%s)" % (cell(r["lg_par"]), fr(ratio(med(r["lg_par"]), td))),
+                         "%s (%s)" % (cell(r["lg_seq"]), fr(ratio(med(r["lg_seq"]), td)))
+                         if r["lg_seq"] else "not run (≈ %.0f s: 1.1 s per guest)" % (1.1 * n)))
+        w(table(["TDs", "floor", "tdsleepd", "overhead (medians)", "emit",
+                 "libvirt-guests parallel (÷ tdsleepd)", "libvirt-guests sequential (÷ tdsleepd)"], rows))
+        w("")
+        if plot:
+            w("![prepare time against the number of TDs](%s)" % os.path.basename(plot))
+            w("")
+        w("## 3. Resume (libvirt test driver)")
+        w("")
+        rows = []
+        for n, r in sorted(scale.items()):
+            rows.append((n, cell(r["floor_resume"]), cell(r["tdsleepd_resume"]),
+                         fs(med(r["tdsleepd_resume"]) - med(r["floor_resume"]))))
+        w(table(["TDs", "floor (create all, last STARTED)", "tdsleepd", "over the floor (medians)"], rows))
+        w("")
+
+    idle = res.get("idle")
+    if idle and "syscalls" in idle:
+        w("## 4. Idle")
+        w("")
+        calls = idle["syscalls"]
+        w(table(["", ""], [
+            ("domains known", idle["domains"]),
+            ("window", "%.0f s, nothing happening, no watchdog (`WATCHDOG_USEC` unset)" % idle["elapsed"]),
+            ("system calls (`strace -c -f -p`)", "%d%s" % (sum(calls.values()), (": " + ", ".join(
+                "%s %d" % kv for kv in sorted(calls.items(), key=lambda kv: -kv[1]))) if calls else "")),
+            ("context switches (/proc, all threads)", "%d voluntary, %d involuntary (%d threads)" % (
+                idle["ctx"]["voluntary"], idle["ctx"]["involuntary"], idle["threads"])),
+            ("RSS after start-up", "%.1f MiB (peak %.1f MiB)" % (idle["rss_kib"] / 1024, idle["hwm_kib"] / 1024)),
+            ("RSS after the control-socket load", "%.1f MiB (peak %.1f MiB)" % (
+                idle["rss_after"]["rss_kib"] / 1024, idle["rss_after"]["hwm_kib"] / 1024))
+            if "rss_after" in idle else ("", ""),
+        ]))
+        w("")
+
+    ctl = res.get("control")
+    if ctl:
+        w("## 5. Control socket: GetStatus")
+        w("")
+        w("`bench/vlload` (C, one thread and one connection per client, plain sockets: it "
+          "sends the request and reads up to the NUL, no JSON parsing) for %.0f s per run, "
+          "with %d domains known." % (ctl["seconds"], ctl["domains"]))
+        w("")
+        rows = []
+        for c, runs in sorted(ctl["by_clients"].items()):
+            rows.append((c, cell([r["p50_us"] for r in runs], lambda x: "%.0f µs" % x),
+                         cell([r["p99_us"] for r in runs], lambda x: "%.0f µs" % x),
+                         cell([r["max_us"] for r in runs], lambda x: "%.0f µs" % x),
+                         cell([r["rps"] for r in runs], lambda x: "%.0f" % x),
+                         "%d" % runs[0]["bytes"]))
+        w(table(["clients", "p50", "p99", "max", "requests/s", "reply bytes"], rows))
+        w("")
+
+    w("## Targets (issue 6)")
+    w("")
+    w(table(["target", "measured", ""], targets(res, quick)))
+    w("")
+    return "\n".join(o) + "\n"
+
+
+def plot(res, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    scale = res["scale"]
+    ns = sorted(scale)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for key, label, style in (("floor", "floor (all shutdowns at once)", "o-"),
+                              ("tdsleepd", "tdsleepd", "s-"),
+                              ("lg_par", "libvirt-guests PARALLEL_SHUTDOWN=N", "^-"),
+                              ("lg_seq", "libvirt-guests sequential", "v-")):
+        pts = [(n, med(scale[n][key])) for n in ns if scale[n][key]]
+        if not pts:
+            continue
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label)
+        lo = [p[1] - min(scale[p[0]][key]) for p in pts]
+        hi = [max(scale[p[0]][key]) - p[1] for p in pts]
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[lo, hi], fmt="none", ecolor="grey")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("TDs (libvirt test driver)")
+    ax.set_ylabel("prepare time (s), median, min–max bars")
+    ax.set_title("Time until the host is safe for S3/S4")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
