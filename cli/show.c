@@ -120,7 +120,7 @@ static int show_packages(json_object *packages) {
                 return -ENOMEM;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 json_object *p = json_object_array_get_idx(packages, i);
-                char cpus[256], online[256];
+                char cpus[1024], online[1024];
 
                 format_cpus(json_get_array(p, "cpus"), cpus, sizeof cpus);
                 format_cpus(json_get_array(p, "online"), online, sizeof online);
