@@ -17,19 +17,6 @@ static void xml_freep(xmlChar **p) {
                 xmlFree(*p);
 }
 
-_printf_(3, 4)
-static int classify_fail(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (!ret_error)
-                return r;
-        va_start(ap, fmt);
-        if (vasprintf(ret_error, fmt, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return r;
-}
-
 static bool node_is(const xmlNode *n, const char *name, const char *ns_href) {
         if (n->type != XML_ELEMENT_NODE || !xmlStrEqual(n->name, (const xmlChar *) name))
                 return false;
@@ -83,23 +70,23 @@ static int metadata_attribute(DomainPolicy *p, const char *name, const char *val
         if (streq(name, "trust-domain")) {
                 r = parse_boolean(value);
                 if (r < 0)
-                        return classify_fail(ret_error, -EINVAL,
+                        return error_message(ret_error, -EINVAL,
                                              "tdsleep metadata: trust-domain='%s': expected yes or no", value);
                 p->trust_domain = r;
         } else if (streq(name, "on-deep-sleep")) {
                 p->on_deep_sleep = sleep_action_from_string(value);
                 if (p->on_deep_sleep < 0)
-                        return classify_fail(ret_error, -EINVAL,
+                        return error_message(ret_error, -EINVAL,
                                              "tdsleep metadata: on-deep-sleep='%s': expected stop, s2idle or refuse",
                                              value);
         } else if (streq(name, "shutdown-timeout")) {
                 if (parse_timeout(value, &p->shutdown_timeout_usec) < 0)
-                        return classify_fail(ret_error, -EINVAL,
+                        return error_message(ret_error, -EINVAL,
                                              "tdsleep metadata: shutdown-timeout='%s': expected seconds > 0 and "
                                              "<= 3600, or a time span such as 500ms, 2s or 1min", value);
         } else
                 /* Strict: a misspelt attribute would silently lose the operator's policy. */
-                return classify_fail(ret_error, -EINVAL, "tdsleep metadata: unknown attribute '%s'", name);
+                return error_message(ret_error, -EINVAL, "tdsleep metadata: unknown attribute '%s'", name);
         return 0;
 }
 
@@ -136,7 +123,7 @@ static int parse_domain_xml(const char *xml, xmlDocPtr *ret, char **ret_error) {
         xmlDocPtr doc;
 
         if (len > INT32_MAX)
-                return classify_fail(ret_error, -EINVAL, "domain XML too large");
+                return error_message(ret_error, -EINVAL, "domain XML too large");
         ctxt = xmlNewParserCtxt();
         if (!ctxt)
                 return -ENOMEM;
@@ -146,8 +133,8 @@ static int parse_domain_xml(const char *xml, xmlDocPtr *ret, char **ret_error) {
         if (!doc) {
                 e = xmlCtxtGetLastError(ctxt);
                 if (!e || !e->message)
-                        return classify_fail(ret_error, -EINVAL, "malformed domain XML");
-                return classify_fail(ret_error, -EINVAL, "malformed domain XML, line %d: %.*s", e->line,
+                        return error_message(ret_error, -EINVAL, "malformed domain XML");
+                return error_message(ret_error, -EINVAL, "malformed domain XML, line %d: %.*s", e->line,
                                      (int) strcspn(e->message, "\n"), e->message);
         }
         *ret = doc;
@@ -171,10 +158,10 @@ int classify_domain_xml(const char *xml, DomainPolicy *ret, char **ret_error) {
                 return r;
         /* libvirt never writes a DOCTYPE; one here could only smuggle in entities. */
         if (doc->intSubset || doc->extSubset)
-                return classify_fail(ret_error, -EINVAL, "domain XML must not have a DOCTYPE");
+                return error_message(ret_error, -EINVAL, "domain XML must not have a DOCTYPE");
         root = xmlDocGetRootElement(doc);
         if (!root || !node_is(root, "domain", NULL))
-                return classify_fail(ret_error, -EINVAL, "domain XML: root element is not <domain>");
+                return error_message(ret_error, -EINVAL, "domain XML: root element is not <domain>");
         p.kind = classify_launch_security(root);
         *ret = p;
         meta = p;

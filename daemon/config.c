@@ -341,19 +341,6 @@ static int config_handler(void *user, const char *section, const char *name, con
         return r >= 0;
 }
 
-_printf_(3, 4)
-static int set_error(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (!ret_error)
-                return r;
-        va_start(ap, fmt);
-        if (vasprintf(ret_error, fmt, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return r;
-}
-
 static int config_parse_text(Config *c, const char *filename, const char *text, size_t size,
                              char **ret_error) {
         ParseContext ctx = {
@@ -392,9 +379,9 @@ static int config_parse_file(Config *c, const char *path, char **ret_error) {
         if (r == -ENOENT)
                 return 0;
         if (r == -EFBIG)
-                return set_error(ret_error, -EINVAL, "%s: %s", path, "file too large (more than 1 MiB)");
+                return error_message(ret_error, -EINVAL, "%s: %s", path, "file too large (more than 1 MiB)");
         if (r < 0)
-                return set_error(ret_error, r, "%s: %s", path, strerror(-r));
+                return error_message(ret_error, r, "%s: %s", path, strerror(-r));
         return config_parse_text(c, path, text, size, ret_error);
 }
 
@@ -462,7 +449,7 @@ static int config_parse_dropins(Config *c, const char *path, char **ret_error) {
                 return -ENOMEM;
         r = dropin_list(dir, &names, &n);
         if (r < 0)
-                return set_error(ret_error, r, "%s: %s", dir, strerror(-r));
+                return error_message(ret_error, r, "%s: %s", dir, strerror(-r));
         for (size_t i = 0; i < n && r >= 0; i++) {
                 _cleanup_(freep) char *file = NULL;
 

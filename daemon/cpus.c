@@ -174,19 +174,6 @@ int cpus_parse_online(const char *text, bool *ret) {
 
 /* ---- reading sysfs ---- */
 
-_printf_(3, 4)
-static int cpus_fail(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (!ret_error)
-                return r;
-        va_start(ap, fmt);
-        if (vasprintf(ret_error, fmt, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return r;
-}
-
 /* root + rel with the root's trailing slashes dropped; "/" is the real system. */
 static int cpus_path(const char *root, const char *rel, char **ret) {
         size_t n = strlen(root);
@@ -211,9 +198,9 @@ static int cpus_read_file(const char *root, const char *rel, char **ret_path, ch
         if (r == -ENOENT)
                 return r;
         if (r == -EFBIG)
-                return cpus_fail(ret_error, -EINVAL, "%s: file too large", *ret_path);
+                return error_message(ret_error, -EINVAL, "%s: file too large", *ret_path);
         if (r < 0)
-                return cpus_fail(ret_error, r, "%s: %s", *ret_path, STRERROR(r));
+                return error_message(ret_error, r, "%s: %s", *ret_path, STRERROR(r));
         return 0;
 }
 
@@ -223,14 +210,14 @@ static int read_present(const char *root, unsigned **ret_cpus, size_t *ret_n, ch
 
         r = cpus_read_file(root, CPU_SYSFS "/present", &path, &text, ret_error);
         if (r == -ENOENT)
-                return cpus_fail(ret_error, r, "%s: %s", path, STRERROR(r));
+                return error_message(ret_error, r, "%s: %s", path, STRERROR(r));
         if (r < 0)
                 return r;
         r = cpus_parse_range_list(text, ret_cpus, ret_n);
         if (r == -ERANGE)
-                return cpus_fail(ret_error, r, "%s: CPU number not below %d", path, CPUS_MAX);
+                return error_message(ret_error, r, "%s: CPU number not below %d", path, CPUS_MAX);
         if (r == -EINVAL)
-                return cpus_fail(ret_error, r, "%s: not a CPU range list", path);
+                return error_message(ret_error, r, "%s: not a CPU range list", path);
         return r;
 }
 
@@ -251,7 +238,7 @@ static int read_online(const char *root, Cpu *cpu, char **ret_error) {
                 return r;
         cpu->hotpluggable = true;
         if (cpus_parse_online(text, &cpu->online) < 0)
-                return cpus_fail(ret_error, -EINVAL, "%s: expected 0 or 1", path);
+                return error_message(ret_error, -EINVAL, "%s: expected 0 or 1", path);
         return 0;
 }
 
@@ -285,14 +272,14 @@ static int read_package(const char *root, const CpuPicture *previous, Cpu *cpu, 
                 cpu->package_known = before && before->package_known;
                 cpu->package = cpu->package_known ? before->package : -1;
                 if (!cpu->package_known && cpu->online)
-                        return cpus_fail(ret_error, r, "%s: %s", path, STRERROR(r));
+                        return error_message(ret_error, r, "%s: %s", path, STRERROR(r));
                 return 0;
         }
         if (r < 0)
                 return r;
         r = cpus_parse_package_id(text, &cpu->package);
         if (r < 0)
-                return cpus_fail(ret_error, r, "%s: not a package id", path);
+                return error_message(ret_error, r, "%s: not a package id", path);
         cpu->package_known = true;
         return 0;
 }
@@ -563,7 +550,7 @@ int cpus_start(Cpus *c, char **ret_error) {
         if (r < 0) {
                 cpus_unwatch(c);
                 if (root_is_real(c->root))
-                        return cpus_fail(ret_error, r, "udev monitor for the cpu subsystem: %s",
+                        return error_message(ret_error, r, "udev monitor for the cpu subsystem: %s",
                                          STRERROR(r));
                 log_debug("cpus: no udev monitor (%s), reading %s only on request", STRERROR(r), c->root);
         }
@@ -605,15 +592,15 @@ static int write_online(const char *root, unsigned cpu, char **ret_error) {
         fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
         if (fd < 0) {
                 r = -errno;
-                return cpus_fail(ret_error, r, "%s: %s", path, STRERROR(r));
+                return error_message(ret_error, r, "%s: %s", path, STRERROR(r));
         }
         k = write(fd, "1", 1);
         if (k < 0) {
                 r = -errno;
-                return cpus_fail(ret_error, r, "%s: %s", path, STRERROR(r));
+                return error_message(ret_error, r, "%s: %s", path, STRERROR(r));
         }
         if (k != 1)
-                return cpus_fail(ret_error, -EIO, "%s: short write", path);
+                return error_message(ret_error, -EIO, "%s: short write", path);
         return 0;
 }
 

@@ -2,6 +2,8 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -177,4 +179,16 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         if (fd < 0)
                 return -errno;
         return read_fd_bounded(fd, max, ret, ret_size);
+}
+
+int error_message(char **ret_error, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (!ret_error)
+                return r;
+        va_start(ap, fmt);
+        if (vasprintf(ret_error, fmt, ap) < 0)
+                *ret_error = NULL;
+        va_end(ap);
+        return r;
 }

@@ -197,19 +197,6 @@ int power_write_mem_sleep(const char *root, MemSleep m) {
         return 0;
 }
 
-_printf_(3, 4)
-static int power_fail(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (!ret_error)
-                return r;
-        va_start(ap, fmt);
-        if (vasprintf(ret_error, fmt, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return r;
-}
-
 /* One file of the picture: its full path (for messages) and its text, NULL if an
  * optional file is absent. */
 typedef struct PowerFile {
@@ -233,9 +220,9 @@ static int power_file_read(const char *root, const char *path, size_t max, bool 
         if (r == -ENOENT && optional)
                 return 0;
         if (r == -EFBIG)
-                return power_fail(ret_error, -EINVAL, "%s: file too large", f->path);
+                return error_message(ret_error, -EINVAL, "%s: file too large", f->path);
         if (r < 0)
-                return power_fail(ret_error, r, "%s: %s", f->path, strerror(-r));
+                return error_message(ret_error, r, "%s: %s", f->path, strerror(-r));
         return 0;
 }
 
@@ -249,7 +236,7 @@ static int power_read_states(const char *root, PowerPicture *p, char **ret_error
                 return r;
         r = parse_state_words(f.text, &p->states, &bad);
         if (r == -EINVAL)
-                return power_fail(ret_error, r, "%s: unknown state '%s'", f.path, strempty(bad));
+                return error_message(ret_error, r, "%s: unknown state '%s'", f.path, strempty(bad));
         return r;
 }
 
@@ -265,9 +252,9 @@ static int power_read_mem_sleep(const char *root, PowerPicture *p, char **ret_er
                 return r;
         r = parse_mem_sleep_words(f.text, &p->mem_sleep_available, &p->mem_sleep_selected, &bad);
         if (r == -EINVAL)
-                return power_fail(ret_error, r, "%s: unknown label '%s'", f.path, strempty(bad));
+                return error_message(ret_error, r, "%s: unknown label '%s'", f.path, strempty(bad));
         if (r == -ENOTUNIQ)
-                return power_fail(ret_error, -EINVAL, "%s: more than one selected label ('%s')",
+                return error_message(ret_error, -EINVAL, "%s: more than one selected label ('%s')",
                                   f.path, strempty(bad));
         return r;
 }
@@ -282,7 +269,7 @@ static int power_read_swaps(const char *root, PowerPicture *p, char **ret_error)
                 return r;
         r = power_parse_swaps(f.text, &p->has_swap);
         if (r < 0)
-                return power_fail(ret_error, r, "%s: no 'Filename' header line", f.path);
+                return error_message(ret_error, r, "%s: no 'Filename' header line", f.path);
         return 0;
 }
 
@@ -309,7 +296,7 @@ static int power_read_kvm_tdx(const char *root, PowerPicture *p, char **ret_erro
         else if (streq(f.text, "Y\n") || streq(f.text, "Y"))
                 p->kvm_tdx = true;
         else
-                return power_fail(ret_error, -EINVAL, "%s: expected Y or N", f.path);
+                return error_message(ret_error, -EINVAL, "%s: expected Y or N", f.path);
         return 0;
 }
 
