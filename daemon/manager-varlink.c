@@ -130,6 +130,14 @@ static int verify_caller(Varlink *link, Manager *m, bool change) {
         return -EPERM;
 }
 
+/* Every method starts here: check the caller, then the parameters (each replies on failure). */
+static int method_begin(Varlink *link, Manager *m, bool change, json_object *params,
+                        const VarlinkDispatchField table[], void *userdata) {
+        int r = verify_caller(link, m, change);
+
+        return r < 0 ? r : varlink_dispatch(link, params, table, userdata);
+}
+
 /* ---- JSON ---- */
 
 static json_object *json_string_or_null(const char *s) {
@@ -383,9 +391,7 @@ static int vl_get_status(Varlink *link, json_object *params, VarlinkMethodFlags 
         Manager *m = userdata;
         int r;
 
-        r = verify_caller(link, m, false);
-        if (r >= 0)
-                r = varlink_dispatch(link, params, no_parameters, NULL);
+        r = method_begin(link, m, false, params, no_parameters, NULL);
         if (r < 0)
                 return r;
         json_object_object_add(reply, "status", status_to_json(m));
@@ -401,9 +407,7 @@ static int vl_list_domains(Varlink *link, json_object *params, VarlinkMethodFlag
         int r;
 
         json_object_object_add(reply, "domains", a);
-        r = verify_caller(link, m, false);
-        if (r >= 0)
-                r = varlink_dispatch(link, params, no_parameters, NULL);
+        r = method_begin(link, m, false, params, no_parameters, NULL);
         if (r < 0)
                 return r;
         n = virt_domains(m->virt, &domains);
@@ -463,9 +467,7 @@ static int vl_plan(Varlink *link, json_object *params, VarlinkMethodFlags flags,
         json_object_object_add(reply, "steps", steps);
         json_object_object_add(reply, "domains", doms);
         json_object_object_add(reply, "verdicts", verdicts);
-        r = verify_caller(link, m, false);
-        if (r >= 0)
-                r = varlink_dispatch(link, params, table, &operation);
+        r = method_begin(link, m, false, params, table, &operation);
         if (r < 0)
                 return r;
         if (parse_step(operation, true, &op) < 0)
@@ -524,9 +526,7 @@ static int vl_prepare(Varlink *link, json_object *params, VarlinkMethodFlags fla
         SleepStep op, step;
         int r;
 
-        r = verify_caller(link, m, true);
-        if (r >= 0)
-                r = varlink_dispatch(link, params, table, &p);
+        r = method_begin(link, m, true, params, table, &p);
         if (r < 0)
                 return r;
         if (parse_step(p.operation, false, &op) < 0)
@@ -560,9 +560,7 @@ static int vl_resume(Varlink *link, json_object *params, VarlinkMethodFlags flag
         Manager *m = userdata;
         int r;
 
-        r = verify_caller(link, m, true);
-        if (r >= 0)
-                r = varlink_dispatch(link, params, no_parameters, NULL);
+        r = method_begin(link, m, true, params, no_parameters, NULL);
         if (r < 0)
                 return r;
         log_info("Resume() from the control socket");
@@ -579,9 +577,7 @@ static int vl_drain(Varlink *link, json_object *params, VarlinkMethodFlags flags
         double timeout = 0;
         int r;
 
-        r = verify_caller(link, m, true);
-        if (r >= 0)
-                r = varlink_dispatch(link, params, table, &timeout);
+        r = method_begin(link, m, true, params, table, &timeout);
         if (r < 0)
                 return r;
         if (timeout < 0 || timeout > 3600)
@@ -605,9 +601,7 @@ static int vl_restore(Varlink *link, json_object *params, VarlinkMethodFlags fla
         Manager *m = userdata;
         int r;
 
-        r = verify_caller(link, m, true);
-        if (r >= 0)
-                r = varlink_dispatch(link, params, no_parameters, NULL);
+        r = method_begin(link, m, true, params, no_parameters, NULL);
         if (r < 0)
                 return r;
         log_info("Restore() from the control socket");
@@ -626,9 +620,7 @@ static int vl_hold(Varlink *link, json_object *params, VarlinkMethodFlags flags,
         Manager *m = userdata;
         int r;
 
-        r = verify_caller(link, m, true);
-        if (r >= 0)
-                r = varlink_dispatch(link, params, table, &reason);
+        r = method_begin(link, m, true, params, table, &reason);
         if (r < 0)
                 return r;
         if (isempty(reason) || strlen(reason) > 512)
@@ -644,9 +636,7 @@ static int vl_release(Varlink *link, json_object *params, VarlinkMethodFlags fla
         Manager *m = userdata;
         int r;
 
-        r = verify_caller(link, m, true);
-        if (r >= 0)
-                r = varlink_dispatch(link, params, no_parameters, NULL);
+        r = method_begin(link, m, true, params, no_parameters, NULL);
         if (r < 0)
                 return r;
         if (m->hold_reason)
@@ -662,9 +652,7 @@ static int vl_reload(Varlink *link, json_object *params, VarlinkMethodFlags flag
         Manager *m = userdata;
         int r;
 
-        r = verify_caller(link, m, true);
-        if (r >= 0)
-                r = varlink_dispatch(link, params, no_parameters, NULL);
+        r = method_begin(link, m, true, params, no_parameters, NULL);
         if (r < 0)
                 return r;
         if (manager_reload(m, &error) < 0) {
@@ -680,9 +668,7 @@ static int vl_subscribe(Varlink *link, json_object *params, VarlinkMethodFlags f
         json_object *e;
         int r;
 
-        r = verify_caller(link, m, false);
-        if (r >= 0)
-                r = varlink_dispatch(link, params, no_parameters, NULL);
+        r = method_begin(link, m, false, params, no_parameters, NULL);
         if (r < 0)
                 return r;
         if (!(flags & VARLINK_METHOD_MORE))

@@ -114,32 +114,6 @@ static void test_parse_online(void **state) {
 
 /* ---- cpus_read() on fake trees */
 
-typedef struct Tree {
-        char *root;
-} Tree;
-
-static int tree_setup(void **state) {
-        Tree *t = calloc(1, sizeof(Tree));
-
-        if (!t)
-                return -1;
-        t->root = make_scratch_dir();
-        *state = t;
-        return t->root ? 0 : -1;
-}
-
-static int tree_teardown(void **state) {
-        Tree *t = *state;
-
-        rm_rf(t->root);
-        free(t->root);
-        free(t);
-        return 0;
-}
-
-static void put(Tree *t, const char *rel, const char *text) {
-        assert_int_equal(write_file(t->root, rel, text), 0);
-}
 
 static void rm(Tree *t, const char *rel) {
         _cleanup_(freep) char *path = NULL;

@@ -108,32 +108,6 @@ static void test_cpuinfo_flags(void **state) {
 
 /* ---- power_read() on fake trees */
 
-typedef struct Tree {
-        char *root;
-} Tree;
-
-static int tree_setup(void **state) {
-        Tree *t = calloc(1, sizeof(Tree));
-
-        if (!t)
-                return -1;
-        t->root = make_scratch_dir();
-        *state = t;
-        return t->root ? 0 : -1;
-}
-
-static int tree_teardown(void **state) {
-        Tree *t = *state;
-
-        rm_rf(t->root);
-        free(t->root);
-        free(t);
-        return 0;
-}
-
-static void put(Tree *t, const char *rel, const char *text) {
-        assert_int_equal(write_file(t->root, rel, text), 0);
-}
 
 /* A typical TDX host: TDX on, s2idle selected, hibernation possible. */
 static void put_full_tree(Tree *t) {

@@ -75,3 +75,30 @@ static inline char *read_test_data(const char *rel) {
                 return NULL;
         return text;
 }
+
+/* A scratch directory per test (cmocka setup/teardown) holding a fake sysfs tree. */
+typedef struct Tree {
+        char *root;
+} Tree;
+
+static inline int tree_setup(void **state) {
+        Tree *t = calloc(1, sizeof(Tree));
+
+        if (!t)
+                return -1;
+        t->root = make_scratch_dir();
+        *state = t;
+        return t->root ? 0 : -1;
+}
+
+static inline int tree_teardown(void **state) {
+        Tree *t = *state;
+
+        rm_rf(t->root);
+        free(t->root);
+        free(t);
+        return 0;
+}
+
+/* Write text to root/rel (creating directories); fails the test on error. Needs cmocka.h. */
+#define put(t, rel, text) assert_int_equal(write_file((t)->root, (rel), (text)), 0)
