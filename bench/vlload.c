@@ -2,11 +2,15 @@
 /*
  * vlload: GetStatus round trips against tdsleepd's control socket.
  *
- *   vlload SOCKET CLIENTS SECONDS
+ *   vlload SOCKET CLIENTS SECONDS [RATE]
  *
  * Starts CLIENTS threads; each opens its own connection and sends
  * io.tdsleep.Manager.GetStatus, waits for the whole reply (up to the NUL that ends a
- * Varlink message), and repeats, for SECONDS. Prints one line:
+ * Varlink message), and repeats, for SECONDS: back to back (closed loop, the
+ * default: with C clients, C requests are always in flight, so by Little's law the
+ * latency is C / throughput), or RATE requests per second per client (paced, phases
+ * spread over the first period: the latency of a request among C clients that are
+ * active but do not saturate the server). Prints one line:
  *   clients N requests R seconds S rps X p50_us A p90_us B p99_us C max_us D bytes E
  * The client speaks the wire format directly (plain sockets, no JSON parsing beyond
  * checking that the first reply has "parameters" and no "error"): it costs a few
@@ -27,7 +31,7 @@
 static const char REQUEST[] = "{\"method\":\"io.tdsleep.Manager.GetStatus\",\"parameters\":{}}";
 
 static const char *sock_path;
-static double seconds;
+static double seconds, rate;
 static pthread_barrier_t barrier;
 
 typedef struct {
@@ -35,6 +39,7 @@ typedef struct {
         size_t n, cap;
         size_t reply_bytes;
         int error;
+        int index, clients;
 } Worker;
 
 static double now(void) {
@@ -63,8 +68,19 @@ static void *worker(void *arg) {
                 return NULL;
         }
         pthread_barrier_wait(&barrier);
-        end = now() + seconds;
+        double start = now(), next = start + (rate > 0 ? (double) w->index / w->clients / rate : 0);
+        end = start + seconds;
         while (now() < end) {
+                if (rate > 0) {
+                        double d = next - now();
+                        if (d > 0) {
+                                struct timespec ts = { (time_t) d, (long) ((d - (time_t) d) * 1e9) };
+                                nanosleep(&ts, NULL);
+                        }
+                        next += 1 / rate;
+                        if (now() >= end)
+                                break;
+                }
                 double t0 = now();
                 size_t got = 0;
                 bool done = false;
@@ -111,13 +127,14 @@ int main(int argc, char **argv) {
         double *all, t0, elapsed;
         size_t total = 0, k = 0, bytes = 0;
 
-        if (argc != 4) {
-                fprintf(stderr, "usage: vlload SOCKET CLIENTS SECONDS\n");
+        if (argc < 4 || argc > 5) {
+                fprintf(stderr, "usage: vlload SOCKET CLIENTS SECONDS [RATE]\n");
                 return 2;
         }
         sock_path = argv[1];
         clients = atoi(argv[2]);
         seconds = atof(argv[3]);
+        rate = argc > 4 ? atof(argv[4]) : 0;
         if (clients < 1 || seconds <= 0)
                 return 2;
         th = calloc(clients, sizeof *th);
@@ -125,6 +142,10 @@ int main(int argc, char **argv) {
         if (!th || !ws)
                 return 1;
         pthread_barrier_init(&barrier, NULL, clients + 1);
+        for (int i = 0; i < clients; i++) {
+                ws[i].index = i;
+                ws[i].clients = clients;
+        }
         for (int i = 0; i < clients; i++)
                 if (pthread_create(&th[i], NULL, worker, &ws[i]) != 0)
                         return 1;
@@ -152,8 +173,8 @@ int main(int argc, char **argv) {
         }
         qsort(all, total, sizeof(double), cmp_double);
 #define PCT(p) (all[(size_t) ((p) * (total - 1) + 0.5)] * 1e6)
-        printf("clients %d requests %zu seconds %.3f rps %.0f p50_us %.1f p90_us %.1f p99_us %.1f max_us %.1f bytes %zu\n",
-               clients, total, elapsed, total / elapsed, PCT(0.50), PCT(0.90), PCT(0.99),
+        printf("rate %.0f clients %d requests %zu seconds %.3f rps %.0f p50_us %.1f p90_us %.1f p99_us %.1f max_us %.1f bytes %zu\n",
+               rate, clients, total, elapsed, total / elapsed, PCT(0.50), PCT(0.90), PCT(0.99),
                all[total - 1] * 1e6, bytes);
         return 0;
 }
