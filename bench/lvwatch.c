@@ -12,7 +12,7 @@
  * and waits until each named domain has had the event (STOPPED or STARTED). With
  * DESTROY_AFTER_SEC, domains not stopped that long after GO are destroyed (the
  * floor for guests that ignore ACPI). Prints
- *   DONE t_go t_issued t_last n_events destroyed
+ *   DONE t_go t_issued t_last n_events destroyed t_first
  * (seconds on CLOCK_MONOTONIC) and exits 0; exits 1 on errors or after 900 s.
  *
  * bench/run uses it for the floor (action shutdown/create) and to see when every
@@ -37,7 +37,7 @@ static Entry *entries;
 static size_t n_entries, n_seen;
 static int want_event;
 static bool armed;
-static double t_last;
+static double t_first, t_last;
 
 static double now(void) {
         struct timespec ts;
@@ -57,8 +57,9 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         e = bsearch(&key, entries, n_entries, sizeof(Entry), cmp_entry);
         if (e && !e->seen) {
                 e->seen = true;
-                n_seen++;
                 t_last = now();
+                if (n_seen++ == 0)
+                        t_first = t_last;
         }
         return 0;
 }
@@ -152,7 +153,7 @@ int main(int argc, char **argv) {
                         return 1;
                 }
         }
-        printf("DONE %.6f %.6f %.6f %zu %d\n", t_go, t_issued, t_last, n_seen, destroyed);
+        printf("DONE %.6f %.6f %.6f %zu %d %.6f\n", t_go, t_issued, t_last, n_seen, destroyed, t_first);
         fflush(stdout);
         for (size_t i = 0; i < n_entries; i++) {
                 virDomainFree(entries[i].dom);

@@ -172,6 +172,13 @@ def markdown(res, args, plot):
       "methods measured side by side (interleaved) in the same run." % (
           now, meta["runs"], "" if meta["runs"] == 1 else "s"))
     w("")
+    if meta["load_before"][0] > 0.5:
+        w("**Measured on a shared machine under load (1-minute load average %.2f at the start, "
+          "%.2f at the end, on %d CPUs; an idle machine was not available in time). Other "
+          "engineers' test runs competed for the CPUs, so absolute times, and above all the "
+          "tails (max, p99), are worse than on an idle host; rerun on an idle host for "
+          "clean figures.**" % (meta["load_before"][0], meta["load_after"][0], os.cpu_count()))
+        w("")
     w("## Rerun")
     w("")
     w("```\nsudo bench/run            # everything: ~%.0f min; writes docs/PERFORMANCE.md and docs/prepare-time.png\n"
@@ -252,11 +259,13 @@ def markdown(res, args, plot):
         for n, r in sorted(scale.items()):
             fl, td = med(r["floor"]), med(r["tdsleepd"])
             rows.append((n, cell(r["floor"]), cell(r["tdsleepd"]), fs(td - fl), cell(r["emit"]),
-                         cell(r["after_stop"]),
-                         "%s (%s)" % (cell(r["lg_par"]), fr(ratio(med(r["lg_par"]), td))),
+                         cell(r["first_stop"]), cell(r["after_stop"]),
+                         "%s (%s)" % (cell(r["lg_par"]), fr(ratio(med(r["lg_par"]), td)))
+                         if r["lg_par"] else "not run (`--lg-par-max`)",
                          "%s (%s)" % (cell(r["lg_seq"]), fr(ratio(med(r["lg_seq"]), td)))
                          if r["lg_seq"] else "not run (≈ %.0f s: 1.1 s per guest)" % (1.1 * n)))
-        w(table(["TDs", "floor", "tdsleepd", "overhead (medians)", "emit", "release after last STOPPED",
+        w(table(["TDs", "floor", "tdsleepd", "overhead (medians)", "emit", "tdsleepd: first STOPPED",
+                 "release after last STOPPED",
                  "libvirt-guests parallel (÷ tdsleepd)", "libvirt-guests sequential (÷ tdsleepd)"], rows))
         w("")
         if plot:
