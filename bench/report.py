@@ -126,12 +126,15 @@ def targets(res, quick):
     if "syscalls" in idle:
         n = sum(idle["syscalls"].values())
         add("idle: no wake-ups (%.0f s window)" % idle["seconds"], n, n == 0 and idle["ctx"]["voluntary"] == 0,
-            "%d system calls, %d voluntary context switches" % (n, idle["ctx"]["voluntary"]))
+            "%d system calls, %d voluntary context switches; %d libvirtd keepalive pings answered" % (
+                n, idle["ctx"]["voluntary"], idle.get("keepalive_pings", 0)))
     else:
         add("idle: no wake-ups", None, False, "")
     if idle.get("domains") == 1000 and "rss_kib" in idle:
         r = max(idle["rss_kib"], idle.get("rss_after", {}).get("rss_kib", 0))
-        add("RSS ≤ 8 MiB with 1000 domains", r, r <= 8 * 1024, "%.1f MiB" % (r / 1024))
+        add("RSS ≤ 8 MiB with 1000 domains", r, r <= 8 * 1024,
+            "%.1f MiB (%.1f MiB anonymous, %.1f MiB shared-library pages; PSS %.1f MiB)" % (
+                r / 1024, idle["anon_kib"] / 1024, idle["file_kib"] / 1024, idle.get("pss_kib", 0) / 1024))
     else:
         add("RSS ≤ 8 MiB with 1000 domains", None, False, "")
     ctl = res.get("control", {})
@@ -225,6 +228,11 @@ def markdown(res, args, plot):
       "`SHUTDOWN_TIMEOUT=` the case's timeout (300 s where none), in `unshare --mount` "
       "with its config bound over `/etc/default/libvirt-guests` and private directories "
       "over `/var/lib/libvirt` and `/run/lock`; wall time of the script." % "/usr/lib/libvirt/libvirt-guests.sh")
+    if meta.get("config"):
+        w("- **Non-default tdsleepd settings for this run**: `%s`." % "`, `".join(meta["config"]))
+    if meta.get("tdsleepd") and not meta["tdsleepd"].startswith(meta["builddir"]):
+        w("- **tdsleepd binary**: `%s` (not the one built from this tree)." % meta["tdsleepd"])
+    w("- Parallel libvirt-guests runs only up to %d domains (`--lg-par-max`)." % meta.get("lg_par_max", 0))
     w("- Sequential libvirt-guests runs only up to %d domains (`--lg-seq-max`): it takes "
       "about 1.1 s per guest (a `sleep 1` poll each), so 1000 guests would take ~20 min "
       "per run." % meta["lg_seq_max"])
@@ -245,10 +253,13 @@ def markdown(res, args, plot):
                  "libvirt-guests parallel (÷ tdsleepd)", "libvirt-guests sequential (÷ tdsleepd)",
                  "left running: tdsleepd / lg par / lg seq"], rows))
         w("")
-        rows = [(label, cell(r["tdsleepd_resume"])) for label, r in real.items()]
-        w("Resume with real guests (until every TD's `STARTED`; guest boot not included):")
+        rows = [(label, cell(r["floor_resume"]), cell(r["tdsleepd_resume"]),
+                 fs(med(r["tdsleepd_resume"]) - med(r["floor_resume"]))) for label, r in real.items()]
+        w("Resume with real guests (until every TD's `STARTED`, i.e. its QEMU runs; the "
+          "guest's boot is not included):")
         w("")
-        w(table(["guests", "tdsleepd resume"], rows))
+        w(table(["guests", "floor (create all, last STARTED)", "tdsleepd resume", "over the floor (medians)"],
+                rows))
         w("")
 
     scale = res.get("scale")
