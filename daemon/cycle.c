@@ -572,13 +572,16 @@ static int on_start_defer(sd_event_source *s, void *userdata);
  * libvirt's start call returns once the guest runs, so a batch is a burst of calls. */
 static void cycle_kick_starts(Cycle *c) {
         unsigned max = c->m->config.parallel_start, n = 0;
+        uint64_t t0 = now_usec();
 
         if (c->state.phase != CYCLE_PHASE_RESUMING)
                 return;
         for (size_t i = 0; i < c->state.n_domains; i++) {
                 if (c->jobs[i]->state != JOB_START_PENDING)
                         continue;
-                if (max > 0 && n >= max) {
+                /* Back to the loop after ParallelStart= starts, and after a second at most
+                 * whatever it says: bus replies, the watchdog and the socket wait meanwhile. */
+                if ((max > 0 && n >= max) || (n > 0 && now_usec() - t0 > USEC_PER_SEC)) {
                         if (!c->start_defer && sd_event_add_defer(c->m->event, &c->start_defer, on_start_defer, c) < 0)
                                 log_error("Failed to schedule the next TD starts");
                         break;

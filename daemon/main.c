@@ -91,10 +91,21 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
         return 1;
 }
 
+/* systemd's StateDirectory= says where our state lives ($STATE_DIRECTORY, the first
+ * entry if several); without it, the built-in default. */
+static int default_state_dir(Manager *m) {
+        const char *env = getenv("STATE_DIRECTORY");
+        _cleanup_(freep) char *first = env ? strndup(env, strcspn(env, ":")) : NULL;
+
+        if (!isempty(first))
+                return set_string(&m->state_dir, first);
+        return set_string(&m->state_dir, TDSLEEP_STATE_DIR);
+}
+
 static int set_defaults(Manager *m) {
         if (!m->config_path && set_string(&m->config_path, TDSLEEP_CONFIG_FILE) < 0)
                 return -ENOMEM;
-        if (!m->state_dir && set_string(&m->state_dir, TDSLEEP_STATE_DIR) < 0)
+        if (!m->state_dir && default_state_dir(m) < 0)
                 return -ENOMEM;
         if (!m->sysfs_root && set_string(&m->sysfs_root, "/") < 0)
                 return -ENOMEM;

@@ -172,7 +172,8 @@ static int hook_remove(int id, bool timer) {
         h->source = sd_event_source_disable_unref(h->source);
         /* The defer source takes the place of the watch; freeing h frees it too. If it
          * cannot be created, h stays on the list and is freed at exit. */
-        if (sd_event_add_defer(hook_loop, &h->source, on_deferred_free, h) < 0)
+        if (sd_event_add_defer(hook_loop, &h->source, on_deferred_free, h) < 0 &&
+            sd_event_get_state(hook_loop) != SD_EVENT_FINISHED)
                 log_debug("Failed to defer freeing libvirt hook %d", id);
         return 0;
 }
