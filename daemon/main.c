@@ -15,6 +15,7 @@ static void help(void) {
                "     --version           Show the version\n"
                "     --config=PATH       Config file (default %s, plus PATH.d/*.conf)\n"
                "     --state-dir=DIR     Durable state (default %s)\n"
+               "                         ($STATE_DIRECTORY, set by systemd, wins over the default)\n"
                "     --sysfs-root=DIR    Read sysfs and procfs below DIR (default /)\n"
                "     --libvirt-uri=URI   libvirt connection (overrides LibvirtURI=)\n"
                "     --socket=PATH       Control socket (default %s)\n"
