@@ -568,6 +568,13 @@ static int vl_resume(Varlink *link, json_object *params, VarlinkMethodFlags flag
         return reply_phase(link, m);
 }
 
+static int reply_libvirt_unavailable(Varlink *link, Manager *m) {
+        _cleanup_(json_object_putp) json_object *params = json_object_new_object();
+
+        json_object_object_add(params, "uri", json_object_new_string(manager_libvirt_uri(m)));
+        return varlink_error(link, IFACE ".LibvirtUnavailable", params);
+}
+
 static int vl_drain(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
         static const VarlinkDispatchField table[] = {
                 { "timeout", json_type_double, varlink_dispatch_double, 0, VARLINK_DISPATCH_NULLABLE },
@@ -584,6 +591,8 @@ static int vl_drain(Varlink *link, json_object *params, VarlinkMethodFlags flags
                 return varlink_error_invalid_parameter(link, "timeout");
         if (cycle_phase(m->cycle) != CYCLE_PHASE_IDLE)
                 return reply_busy(link, m);
+        if (!virt_is_connected(m->virt))
+                return reply_libvirt_unavailable(link, m);
         log_info("Drain() from the control socket");
         r = add_waiter(link, m, WAITER_DRAIN, flags);
         if (r < 0)
@@ -604,6 +613,8 @@ static int vl_restore(Varlink *link, json_object *params, VarlinkMethodFlags fla
         r = method_begin(link, m, true, params, no_parameters, NULL);
         if (r < 0)
                 return r;
+        if (!virt_is_connected(m->virt))
+                return reply_libvirt_unavailable(link, m);
         log_info("Restore() from the control socket");
         r = cycle_restore(m->cycle);
         if (r == -EBUSY)

@@ -386,6 +386,21 @@ class ControlMethods(TDSleepTestCase):
         err = self.call("Drain", {"timeout": -1})
         self.assertEqual(err.get("parameters"), {"parameter": "timeout"})
 
+    def test_drain_while_libvirtd_is_away(self):
+        self.start()
+        self.lv.wait_client(self.d.pid, 10)
+        self.lv.kill9()
+        # the daemon notices the closed connection: STATUS says so
+        self.d.wait_status(lambda st: "libvirt disconnected" in st, 10, "STATUS libvirt disconnected")
+        r = self.call("Drain", {})
+        self.assertEqual(r.get("error"), IFACE + ".LibvirtUnavailable")
+        self.assertIn("uri", r.get("parameters", {}))
+        self.assertEqual(self.ok("GetStatus")["status"]["phase"], "idle", "nothing started")
+        self.lv.restart()   # the test driver's domains died with it: only the answer changes
+        self.lv.wait_client(self.d.pid, 30)
+        self.assertEqual(params(self.call("Drain", {}))["stopped"], 0)
+        self.ok("Restore")
+
     def test_hold_and_release(self):
         self.start()
         reason = "firmware update ticket #4711"
