@@ -116,8 +116,8 @@ def targets(res, quick):
     if mixed:
         left = max(mixed["left_td"])
         add("no guest left running where libvirt-guests leaves one", left, left == 0,
-            "tdsleepd left %d running (libvirt-guests: parallel %d, sequential %d)" % (
-                left, max(mixed["left_lg_par"]), max(mixed["left_lg_seq"])))
+            "tdsleepd left %d running (libvirt-guests: parallel %s, sequential %s)" % (
+                left, max(mixed["left_lg_par"], default="not run"), max(mixed["left_lg_seq"], default="not run")))
     else:
         add("no guest left running where libvirt-guests leaves one", None, False, "")
     ov = None if not s1000 else med(s1000["tdsleepd_resume"]) - med(s1000["floor_resume"])
@@ -248,7 +248,8 @@ def markdown(res, args, plot):
             rows.append((label, cell(r["floor"]), cell(r["tdsleepd"]), fs(td - fl),
                          cell(r["emit"]), cell(r["after_stop"]), "%s (%s)" % (cell(r["lg_par"]), fr(ratio(med(r["lg_par"]), td))),
                          "%s (%s)" % (cell(r["lg_seq"]), fr(ratio(med(r["lg_seq"]), td))),
-                         "%d / %d / %d" % (max(r["left_td"]), max(r["left_lg_par"]), max(r["left_lg_seq"]))))
+                         "%d / %s / %s" % (max(r["left_td"]), max(r["left_lg_par"], default="—"),
+                                           max(r["left_lg_seq"], default="—"))))
         w(table(["guests", "floor", "tdsleepd", "overhead (medians)", "emit", "release after last STOPPED",
                  "libvirt-guests parallel (÷ tdsleepd)", "libvirt-guests sequential (÷ tdsleepd)",
                  "left running: tdsleepd / lg par / lg seq"], rows))
