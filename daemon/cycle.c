@@ -642,6 +642,10 @@ static void cycle_begin_resume(Cycle *c) {
 }
 
 void cycle_resume(Cycle *c) {
+        if (c->awaiting_hook)
+                log_warning("The sleep is over, but the sleep hook never said which step it was: is tdsleepctl's "
+                            "hook installed in systemd's system-sleep directory? If the host hibernated, "
+                            "the TDs did not survive");
         c->sleeping = c->awaiting_hook = false;
         if (IN_SET(c->state.phase, CYCLE_PHASE_IDLE, CYCLE_PHASE_RESUMING))
                 return;
