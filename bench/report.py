@@ -230,6 +230,8 @@ def markdown(res, args, plot):
       "over `/var/lib/libvirt` and `/run/lock`; wall time of the script." % "/usr/lib/libvirt/libvirt-guests.sh")
     if meta.get("config"):
         w("- **Non-default tdsleepd settings for this run**: `%s`." % "`, `".join(meta["config"]))
+    if meta.get("libvirtd_conf"):
+        w("- **Non-default libvirtd settings for this run**: `%s`." % "`, `".join(meta["libvirtd_conf"]))
     if meta.get("tdsleepd") and not meta["tdsleepd"].startswith(meta["builddir"]):
         w("- **tdsleepd binary**: `%s` (not the one built from this tree)." % meta["tdsleepd"])
     w("- Parallel libvirt-guests runs only up to %d domains (`--lg-par-max`)." % meta.get("lg_par_max", 0))
