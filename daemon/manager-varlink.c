@@ -44,6 +44,10 @@ bool manager_has_control_socket(const Manager *m) {
         return m->varlink != NULL;
 }
 
+VarlinkServer *manager_varlink_server(Manager *m) {
+        return m->varlink ? m->varlink->server : NULL;
+}
+
 /* ---- callers ---- */
 
 static void callers_remove(Caller **list, Varlink *link) {

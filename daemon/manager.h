@@ -87,6 +87,8 @@ void manager_refresh_block_lock(Manager *m);
 /* The control socket (manager-varlink.c): bind or adopt it, serve it, free it. */
 int manager_varlink_start(Manager *m);
 void manager_varlink_free(Manager *m);
+/* The control socket's server (tests feed it connections); NULL when there is none. */
+struct VarlinkServer *manager_varlink_server(Manager *m);
 /* Is the control socket up (so the sleep hook can reach us)? */
 bool manager_has_control_socket(const Manager *m);
 /* Tell subscribers: STATUS changed / the CPU picture changed. */

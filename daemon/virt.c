@@ -30,14 +30,20 @@ static void on_libvirt_error(void *userdata, virErrorPtr err) {
         log_debug("libvirt: %s", err && err->message ? err->message : "unknown error");
 }
 
+/* libvirt's message for the last failed action, kept: the calls that follow a failure
+ * (virDomainIsActive, virDomainFree) reset libvirt's own last error. */
+static char last_error[512] = "unknown libvirt error";
+
 const char *virt_last_error(void) {
-        const char *m = virGetLastErrorMessage();
-        return m ? m : "unknown libvirt error";
+        return last_error;
 }
 
+/* Map the error libvirt just reported to an errno, and keep its message. */
 static int errno_from_libvirt(void) {
         virErrorPtr e = virGetLastError();
 
+        snprintf(last_error, sizeof last_error, "%s",
+                 e && e->message ? e->message : "unknown libvirt error");
         if (!e)
                 return -EIO;
         switch (e->code) {
@@ -99,6 +105,7 @@ static void domain_classify(Domain *d, virDomainPtr dom) {
         _cleanup_(freep) char *xml = virDomainGetXMLDesc(dom, 0), *error = NULL;
 
         if (!xml) {
+                (void) errno_from_libvirt();
                 log_warning("Failed to read the XML of domain %s: %s", d->name, virt_last_error());
                 d->policy_broken = true;
                 return;
