@@ -59,6 +59,7 @@ struct Cycle {
         bool sleeping;          /* a sleep is under way: PrepareForSleep(true) or the hook */
         bool awaiting_hook;     /* the host may keep or lose TDs: the hook will name the step */
         uint64_t drain_timeout_usec;    /* Drain(timeout): overrides the stop timeouts */
+        uint64_t saved_usec;            /* when the state file was last written */
         sd_event_source *start_defer;
 };
 
@@ -131,6 +132,7 @@ static Job *cycle_find_job(Cycle *c, const char *uuid) {
 static void cycle_save(Cycle *c) {
         int r = state_save(c->m->state_dir, &c->state);
 
+        c->saved_usec = now_usec();
         if (r < 0)
                 log_error_errno(r, "Failed to write the state file in %s: %s. "
                                 "A restart now would not know which TDs to start again", c->m->state_dir, STRERROR(r));
@@ -589,8 +591,11 @@ static void cycle_kick_starts(Cycle *c) {
                 job_start(c->jobs[i]);
                 n++;
         }
-        if (n > 0)
-                cycle_save(c);  /* the started flags: never start one twice */
+        /* The started flags, at most once a second (a save of a thousand TDs' XML costs
+         * tens of ms). A crash between two saves cannot start a TD twice: libvirt refuses
+         * to start a running domain, and the restarted daemon drops those. */
+        if (n > 0 && now_usec() - c->saved_usec > USEC_PER_SEC)
+                cycle_save(c);
         cycle_check_resumed(c);
 }
 
