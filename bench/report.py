@@ -66,13 +66,16 @@ def machine():
     ]
 
 
-def versions():
+def versions(source=None):
     def pkg(p):
         return sh("dpkg-query -W -f='${Version}' %s 2>/dev/null" % p) or "?"
     commit = sh("git -C %s log -1 --format='%%h %%cd' --date=short 2>/dev/null" % REPO)
     dirty = sh("git -C %s status --porcelain -- daemon common 2>/dev/null" % REPO)
+    if source:
+        commit, dirty = source["commit"], source["dirty"]
     return [
-        ("tdsleep", "%s%s" % (commit or "?", " (daemon/ or common/ modified)" if dirty else "")),
+        ("tdsleep", "%s%s%s" % (commit or "?", " (daemon/ or common/ modified)" if dirty else "",
+                                ", built %s" % source["built"] if source else "")),
         ("libvirt", pkg("libvirt-daemon")),
         ("libvirt-guests.sh", "libvirt-clients " + pkg("libvirt-clients")),
         ("QEMU", pkg("qemu-system-x86")),
@@ -198,7 +201,7 @@ def markdown(res, args, plot):
     w("")
     w("## Machine")
     w("")
-    rows = machine() + versions()
+    rows = machine() + versions(meta.get("source"))
     rows.append(("load average", "%.2f / %.2f / %.2f before, %.2f / %.2f / %.2f after (1/5/15 min)" % (
         tuple(meta["load_before"]) + tuple(meta["load_after"]))))
     rows.append(("duration", "%.0f s" % meta["seconds"]))
