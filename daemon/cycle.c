@@ -297,10 +297,12 @@ static Job *cycle_add_job(Cycle *c, const Domain *d) {
         Job **a, *j;
         int r;
 
-        r = virt_get_xml(c->m->virt, d->uuid, &xml);
+        /* A transient TD vanishes when it stops: its XML is the only way back. A persistent
+         * one is started by its definition (one RPC less per TD before the first stop). */
+        r = d->persistent ? 0 : virt_get_xml(c->m->virt, d->uuid, &xml);
         if (r < 0)
-                log_warning("Failed to save the XML of TD %s: %s; %s", d->name, virt_last_error(),
-                            d->persistent ? "it will be started by its definition" : "it cannot be re-created");
+                log_warning("Failed to save the XML of transient TD %s: %s; it cannot be re-created",
+                            d->name, virt_last_error());
         a = reallocarray(c->jobs, c->state.n_domains + 1, sizeof(Job *));
         if (!a)
                 return NULL;
@@ -547,11 +549,9 @@ static void job_start(Job *j) {
         uint64_t t = now_usec();
         int r = virt_start(m->virt, sd->uuid, sd->xml, sd->persistent);
 
-        if (r == -ENOENT && sd->persistent && !isempty(sd->xml)) {
-                log_td(LOG_WARNING, NULL, j, "TD %s was undefined while stopped: re-creating it from the saved XML",
+        if (r == -ENOENT && sd->persistent)
+                log_td(LOG_WARNING, NULL, j, "TD %s was undefined while it was stopped: not re-creating it",
                        sd->name);
-                r = virt_start(m->virt, sd->uuid, sd->xml, false);
-        }
         if (r == -ENOTCONN)
                 return;         /* stays pending until libvirt is back */
         if (r == -EALREADY) {

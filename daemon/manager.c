@@ -38,6 +38,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sigterm_source);
         sd_event_source_disable_unref(m->sigint_source);
         sd_event_source_disable_unref(m->sighup_source);
+        sd_event_source_disable_unref(m->status_defer);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         config_done(&m->config);
@@ -209,6 +210,11 @@ void manager_on_logind_changed(Manager *m, bool present, bool preparing_for_slee
         manager_update_status(m);
 }
 
+static bool domain_refuses(Manager *m, const Domain *d) {
+        return domain_policy_is_protected(&d->policy, m->config.protected_kinds) &&
+                domain_policy_action(&d->policy, &m->config) == SLEEP_ACTION_REFUSE;
+}
+
 /* A running TD whose action is refuse keeps a block lock whose why names every such TD;
  * an operator's Hold() adds its reason to the same lock. */
 void manager_refresh_block_lock(Manager *m) {
@@ -224,15 +230,16 @@ void manager_refresh_block_lock(Manager *m) {
         }
         if (m->hold_reason)
                 fprintf(f, "Held by the operator: %s", m->hold_reason);
+        m->refusing = 0;
         for (size_t i = 0; i < n; i++) {
                 const Domain *d = domains[i];
 
-                if (!d->active || !domain_policy_is_protected(&d->policy, m->config.protected_kinds) ||
-                    domain_policy_action(&d->policy, &m->config) != SLEEP_ACTION_REFUSE)
+                if (!d->active || !domain_refuses(m, d))
                         continue;
                 fprintf(f, "%s%s", !first ? ", " : m->hold_reason ? "; trust domains that refuse sleep: " :
                         "Trust domains that do not survive S3/S4 and refuse sleep: ", d->name);
                 first = false;
+                m->refusing++;
         }
         if (fclose(f) != 0) {
                 log_error("Out of memory building the block lock's reason");
@@ -241,10 +248,27 @@ void manager_refresh_block_lock(Manager *m) {
         (void) logind_set_block(m->logind, len > 0 ? why : NULL);
 }
 
+static int on_status_defer(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+
+        m->status_defer = sd_event_source_disable_unref(m->status_defer);
+        manager_update_status(m);
+        return 0;
+}
+
+/* After domain events, one STATUS per loop iteration: a thousand TDs stopping would
+ * otherwise send a thousand notifications. Phase and lock changes go out at once. */
+static void manager_update_status_soon(Manager *m) {
+        if (!m->status_defer && sd_event_add_defer(m->event, &m->status_defer, on_status_defer, m) < 0)
+                manager_update_status(m);
+}
+
 void manager_on_domain_event(Manager *m, Domain *d, int event, int detail) {
         cycle_on_domain_event(m->cycle, d, event);
-        manager_refresh_block_lock(m);
-        manager_update_status(m);
+        /* Rebuild the block lock only when a refusing TD may have come or gone. */
+        if (m->refusing > 0 || (d->active && domain_refuses(m, d)))
+                manager_refresh_block_lock(m);
+        manager_update_status_soon(m);
 }
 
 void manager_on_libvirt_changed(Manager *m) {

@@ -40,6 +40,8 @@ typedef struct Manager {
         sd_event_source *sigint_source;
         sd_event_source *sighup_source;
         char *last_status;
+        sd_event_source *status_defer;          /* a STATUS update is due this iteration */
+        unsigned refusing;                      /* running TDs whose action is refuse */
         KernelPolicy kernel_policy;     /* in force: KernelPolicy= or what auto detected */
         bool exclusive_logged;
 } Manager;

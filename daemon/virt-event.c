@@ -193,7 +193,9 @@ static int add_timeout(int frequency, virEventTimeoutCallback cb, void *opaque, 
         h->timeout_cb = cb;
         h->opaque = opaque;
         h->ff = ff;
-        r = sd_event_add_time(hook_loop, &h->source, CLOCK_MONOTONIC, UINT64_MAX, 0, on_timer, h);
+        /* Accuracy 1 µs, not sd-event's default 250 ms: libvirt delivers queued domain
+         * events through a 0 ms timeout, and a STOPPED event must not wait. */
+        r = sd_event_add_time(hook_loop, &h->source, CLOCK_MONOTONIC, UINT64_MAX, 1, on_timer, h);
         if (r >= 0)
                 r = timer_arm(h);
         if (r < 0) {

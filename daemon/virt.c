@@ -201,8 +201,11 @@ static void on_metadata_change(virConnectPtr conn, virDomainPtr dom, int type, c
         Virt *v = opaque;
         Domain *d = domain_update(v, dom);
 
-        if (d)
-                domain_classify(d, dom);
+        if (!d)
+                return;
+        domain_classify(d, dom);
+        /* Reported like a redefinition: the policy (refuse, protected) may have changed. */
+        manager_on_domain_event(v->manager, d, VIR_DOMAIN_EVENT_DEFINED, 0);
 }
 
 static void virt_schedule_reconnect(Virt *v);
