@@ -255,7 +255,8 @@ static void job_send_shutdown(Job *j) {
                 job_force(j);
                 return;
         }
-        log_td(LOG_INFO, NULL, j, "Shutting down TD %s (timeout %.1fs)", sd->name,
+        /* Debug only: "Stopped TD ... in Ns" follows at info, with the time it took. */
+        log_td(LOG_DEBUG, NULL, j, "Shutting down TD %s (timeout %.1fs)", sd->name,
                (double) j->timeout_usec / USEC_PER_SEC);
         job_set_timer(j, j->timeout_usec, on_stop_timeout);
 }

@@ -65,6 +65,8 @@ static int errno_from_libvirt(void) {
 
 static Domain *domain_free(Domain *d) {
         if (d) {
+                if (d->handle)
+                        virDomainFree(d->handle);
                 free(d->name);
                 free(d);
         }
@@ -134,6 +136,8 @@ static Domain *domain_update(Virt *v, virDomainPtr dom) {
         if (!d)
                 return NULL;
         memcpy(d->uuid, uuid, sizeof d->uuid);
+        if (virDomainRef(dom) == 0)
+                d->handle = dom;
         d->name = strdup(strempty(virDomainGetName(dom)));
         d->active = virDomainIsActive(dom) == 1;
         d->persistent = virDomainIsPersistent(dom) == 1;
@@ -368,13 +372,17 @@ Virt *virt_free(Virt *v) {
 
 /* ---- actions ---- */
 
+/* The domain's handle (a new reference: virDomainFree() it), from the table when known. */
 static virDomainPtr lookup(Virt *v, const char *uuid, int *ret_error) {
+        Domain *d = virt_find_domain(v, uuid);
         virDomainPtr dom;
 
         if (!v->conn) {
                 *ret_error = -ENOTCONN;
                 return NULL;
         }
+        if (d && d->handle && virDomainRef(d->handle) == 0)
+                return d->handle;
         dom = virDomainLookupByUUIDString(v->conn, uuid);
         if (!dom)
                 *ret_error = errno_from_libvirt();
@@ -429,6 +437,7 @@ static int start_transient(Virt *v, const char *xml) {
 
 int virt_start(Virt *v, const char *uuid, const char *xml, bool persistent) {
         virDomainPtr dom;
+        Domain *d;
         int r = 0;
 
         if (!v->conn)
@@ -438,7 +447,9 @@ int virt_start(Virt *v, const char *uuid, const char *xml, bool persistent) {
         dom = lookup(v, uuid, &r);
         if (!dom)
                 return r;
-        if (virDomainIsActive(dom) == 1)
+        /* The table knows (from the events) whether it runs: no extra RPC to ask. */
+        d = virt_find_domain(v, uuid);
+        if (d && d->active)
                 r = -EALREADY;
         else if (virDomainCreate(dom) < 0) {
                 r = errno_from_libvirt();

@@ -6,6 +6,7 @@
 /* The libvirt connection: connect and reconnect with backoff, the table of known domains
  * kept current from lifecycle events (never polled), and the actions on one domain. */
 
+#include <libvirt/libvirt.h>
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
@@ -21,6 +22,7 @@ typedef struct Domain {
         bool persistent;
         DomainPolicy policy;
         bool policy_broken;     /* its XML or tdsleep metadata could not be read */
+        virDomainPtr handle;    /* kept, so an action costs one RPC, not a lookup too */
 } Domain;
 
 typedef struct Virt Virt;
