@@ -466,7 +466,8 @@ static void cycle_act(Cycle *c, SleepStep step) {
                 c->state.started_realtime_usec = (uint64_t) time(NULL) * USEC_PER_SEC;
         cycle_set_phase(c, CYCLE_PHASE_PREPARING);
         log_struct(LOG_INFO, ((const char *[]) { MESSAGE_CYCLE_STARTED, NULL }),
-                   "Preparing for %s (mem_sleep %s): TDs %s it", sleep_step_to_string(step),
+                   "Preparing for %s (mem_sleep %s): TDs %s it",
+                   step == SLEEP_STEP_UNKNOWN ? "a sleep logind did not name" : sleep_step_to_string(step),
                    strna(mem_sleep_to_string(p.mem_sleep_selected)), keeps ? "survive" : "do not survive");
         cycle_plan_domains(c, step, keeps);
         cycle_save(c);
