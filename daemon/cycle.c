@@ -887,10 +887,6 @@ CyclePhase cycle_phase(const Cycle *c) {
         return c->state.phase;
 }
 
-bool cycle_restored(const Cycle *c) {
-        return c->restored;
-}
-
 SleepStep cycle_step(const Cycle *c) {
         return c->state.phase == CYCLE_PHASE_IDLE ? _SLEEP_STEP_INVALID : c->state.step;
 }

@@ -52,5 +52,3 @@ typedef void (*CycleDomainVisitor)(void *userdata, const StateDomain *d, const c
 void cycle_foreach_domain(const Cycle *c, CycleDomainVisitor visit, void *userdata);
 /* How many TDs of the cycle stopped, were left running, failed to stop. */
 void cycle_counts(const Cycle *c, unsigned *ret_stopped, unsigned *ret_left_running, unsigned *ret_failed);
-/* Is there unfinished work restored from a state file? */
-bool cycle_restored(const Cycle *c);

@@ -337,10 +337,6 @@ bool virt_is_connected(const Virt *v) {
         return v->conn != NULL;
 }
 
-const char *virt_uri(const Virt *v) {
-        return v->uri;
-}
-
 int virt_new(Manager *m, sd_event *e, const char *uri, Virt **ret) {
         _cleanup_(virt_freep) Virt *v = calloc(1, sizeof(Virt));
 

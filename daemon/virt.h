@@ -36,7 +36,6 @@ void virt_connect(Virt *v);
 /* Use another URI from now on (config reload): reconnects if it changed. */
 void virt_set_uri(Virt *v, const char *uri);
 bool virt_is_connected(const Virt *v);
-const char *virt_uri(const Virt *v);
 
 /* The known domains (valid until the next return to the event loop). */
 size_t virt_domains(Virt *v, Domain ***ret);
