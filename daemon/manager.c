@@ -77,8 +77,11 @@ static void manager_check_inhibit_delay(Manager *m) {
 
         if (have > 0 && have < need)
                 log_warning("logind's InhibitDelayMaxSec is %.0fs, but stopping TDs may take up to %.0fs "
-                            "(ShutdownTimeoutSec= plus force-off): raise InhibitDelayMaxSec in a logind.conf.d "
-                            "drop-in, or logind may put the host to sleep with TDs still running",
+                            "(ShutdownTimeoutSec= plus force-off): logind may put the host to sleep with TDs "
+                            "still running. logind reads its drop-ins only when it starts: if tdsleep's "
+                            "(InhibitDelayMaxSec=90) came after that, reboot or run 'systemctl restart "
+                            "systemd-logind' while nobody is logged in; else raise InhibitDelayMaxSec= in "
+                            "/etc/systemd/logind.conf.d/",
                             (double) have / USEC_PER_SEC, (double) need / USEC_PER_SEC);
 }
 
