@@ -99,15 +99,25 @@ static void job_force(Cycle *c, Job *j) {
         job_arm(c, j, PLAN_FORCE_OFF_USEC);
 }
 
+/* A refused shutdown request is asked again this often within the graceful window. */
+#define SHUTDOWN_RETRY_USEC USEC_PER_SEC
+
 /* Deliver the graceful shutdown. The window counts from when libvirt took the request
- * (after a stalled call returns, not when it was made). */
+ * (after a stalled call returns, not when it was made). A request libvirt refuses
+ * ("cannot acquire state change lock") is asked again within the window, which then
+ * counts from the first attempt; the force-off comes at its end. */
 static void job_send_shutdown(Cycle *c, Job *j) {
         const StateDomain *sd = job_domain(c, j);
         const char *error = NULL;
+        bool retry = j->state == JOB_STOPPING;
         int r = c->ops->shutdown(c->userdata, sd->uuid, &error);
+        uint64_t now = cycle_now(c);
 
-        if (r == -ENOTCONN)
-                return;                 /* stays pending: sent when libvirt is back */
+        if (r == -ENOTCONN) {
+                if (retry)              /* asked again on reconnect; forced at the window's end */
+                        j->deadline_usec = j->began_usec + j->timeout_usec;
+                return;                 /* else stays pending: sent when libvirt is back */
+        }
         if (IN_SET(r, -ESRCH, -ENOENT)) {
                 if (j->delivered) {     /* our earlier request did it */
                         job_on_stopped(c, j);
@@ -117,17 +127,23 @@ static void job_send_shutdown(Cycle *c, Job *j) {
                 job_set_state(c, j, JOB_DROPPED);
                 return;
         }
-        j->began_usec = cycle_now(c);
-        job_set_state(c, j, JOB_STOPPING);
-        job_arm(c, j, j->timeout_usec);
+        if (!retry) {
+                j->began_usec = now;
+                job_set_state(c, j, JOB_STOPPING);
+        }
         if (r < 0) {
-                /* The guest still gets its graceful window; the force-off comes at the end. */
-                log_job(c, j, LOG_WARNING, NULL, "Failed to ask TD %s to shut down: %s; forcing it off after %.1fs "
-                        "unless it stops", sd->name, strna(error), seconds(j->timeout_usec));
+                if (!retry)
+                        log_job(c, j, LOG_WARNING, NULL, "Failed to ask TD %s to shut down: %s; asking again "
+                                "for %.1fs, then forcing it off unless it stops", sd->name, strna(error),
+                                seconds(j->timeout_usec));
                 job_set_error(j, error);
+                j->deadline_usec = MIN(now + SHUTDOWN_RETRY_USEC, j->began_usec + j->timeout_usec);
                 return;
         }
         j->delivered = true;
+        j->began_usec = now;
+        job_set_error(j, NULL);
+        job_arm(c, j, j->timeout_usec);
         log_job(c, j, LOG_DEBUG, NULL, "Shutting down TD %s (timeout %.1fs)", sd->name, seconds(j->timeout_usec));
 }
 
@@ -183,6 +199,11 @@ void job_stop_timer(Cycle *c, Job *j) {
                 job_set_state(c, j, JOB_STOP_FAILED);
                 return;
         }
+        if (j->state == JOB_STOPPING && !j->delivered && cycle_now(c) < j->began_usec + j->timeout_usec &&
+            !(c->record.phase == CYCLE_PHASE_RESUMING && job_in_resume(c, j))) {
+                job_send_shutdown(c, j);        /* refused before: ask again within the window */
+                return;
+        }
         if (c->record.phase == CYCLE_PHASE_RESUMING && job_in_resume(c, j)) {
                 /* Awake again and it still runs: the request was not acted on. Nothing to start. */
                 log_job(c, j, LOG_NOTICE, NULL, "TD %s did not act on the shutdown request before the sleep "
@@ -201,6 +222,8 @@ void job_resend(Cycle *c, Job *j, bool running) {
                 job_on_stopped(c, j);
         else if (j->state == JOB_FORCING)
                 job_force(c, j);
+        else if (j->state == JOB_STOPPING && !j->delivered)
+                job_send_shutdown(c, j);
         else if (j->state == JOB_STOPPING)
                 (void) c->ops->shutdown(c->userdata, job_domain(c, j)->uuid, &error);
 }
@@ -300,8 +323,8 @@ void cycle_act(Cycle *c, PlanMode mode, SleepStep step) {
                 log_error("Out of memory planning the cycle");
                 return;
         }
-        if (c->record.phase == CYCLE_PHASE_IDLE)
-                cycle_begin_new(c);
+        if (c->record.phase == CYCLE_PHASE_IDLE || c->record.started_realtime_usec == 0)
+                cycle_begin_new(c);     /* (also a prepare that had to wait for libvirt) */
         if (mode == PLAN_MODE_SLEEP)
                 c->record.step = step;
         cycle_plan(c, &w, mode, step, v, &plan);
