@@ -24,9 +24,9 @@ void cycle_prepare_for_sleep(Cycle *c) {
                 cycle_on_logind(c, true);
                 return;
         }
-        c->sleeping = true;
-        if (c->sleep_planned || c->awaiting_hook || c->awaiting_libvirt)
+        if (c->sleeping && (c->step_planned || c->awaiting_hook || c->awaiting_libvirt))
                 RETURN_SETTLED(c);      /* a duplicate: the same sleep */
+        c->sleeping = true;
         c->ops->observe(c->userdata, &w);
         v = calloc(w.n_domains ? w.n_domains : 1, sizeof(DomainVerdict));
         if (v && w.libvirt_connected) {
@@ -53,7 +53,7 @@ void cycle_prepare(Cycle *c, SleepStep step) {
                 cycle_on_logind(c, true);
         c->sleeping = true;
         c->awaiting_hook = false;
-        if (c->sleep_planned && same) {
+        if (c->step_planned && same) {
                 /* In progress (the lock goes when it is done), or done: let logind go on. */
                 if (c->record.phase == CYCLE_PHASE_READY)
                         c->ops->release_delay(c->userdata);
@@ -63,7 +63,7 @@ void cycle_prepare(Cycle *c, SleepStep step) {
                 RETURN_SETTLED(c);
         /* A new sleep, or a new step named (the hook after PrepareForSleep, or the
          * hibernate step of suspend-then-hibernate): plan again; what is stopped stays. */
-        c->sleep_planned = true;
+        c->sleep_planned = c->step_planned = true;
         cycle_act(c, PLAN_MODE_SLEEP, step);
         RETURN_SETTLED(c);
 }
@@ -82,7 +82,7 @@ void cycle_sleep_over(Cycle *c) {
         if (c->awaiting_libvirt)
                 log_cycle(c, LOG_CRIT, NULL, "The sleep is over; libvirt never answered while it was prepared, "
                           "so no TD was stopped for it");
-        c->sleeping = c->awaiting_hook = c->awaiting_libvirt = false;
+        c->sleeping = c->step_planned = c->awaiting_hook = c->awaiting_libvirt = false;
         if (!c->sleep_planned)
                 RETURN_SETTLED(c);      /* no sleep of ours: a drain stays as it is */
         cycle_begin_resume(c);
@@ -137,7 +137,7 @@ static void cycle_continue_restored(Cycle *c, bool preparing_for_sleep) {
                 log_cycle(c, LOG_INFO, NULL, c->record.phase == CYCLE_PHASE_READY ?
                           "Still prepared for the sleep in progress; checking that no TD started meanwhile" :
                           "A sleep is being prepared: finishing the interrupted preparation");
-                c->sleeping = c->sleep_planned = true;
+                c->sleeping = c->sleep_planned = c->step_planned = true;
                 cycle_act(c, PLAN_MODE_SLEEP, c->record.step);
                 return;
         }

@@ -27,7 +27,8 @@ struct Cycle {
         Job *jobs;                      /* jobs[i] belongs to record.domains[i] */
 
         bool sleeping;                  /* PrepareForSleep(true) or the hook, until it is over */
-        bool sleep_planned;             /* the sleep's step was planned and acted on */
+        bool sleep_planned;             /* the cycle has a sleep part (until its resume is done) */
+        bool step_planned;              /* the sleep under way was planned and acted on */
         bool awaiting_hook;             /* the host may keep or lose TDs: the hook names the step */
         bool awaiting_libvirt;          /* a prepare waits for libvirt's domain table */
         SleepStep awaited_step;
