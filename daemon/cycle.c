@@ -41,6 +41,7 @@ void cycle_settings_from_config(const Config *c, CycleSettings *ret) {
 
 /* ---- logging ---- */
 
+_printf_(5, 0)
 static void log_fields(Cycle *c, const Job *j, int level, const char *message_id, const char *fmt, va_list ap) {
         char name[256] = "", uuid[64] = "", id[64] = "";
         const char *fields[5] = { 0 };
