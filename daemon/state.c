@@ -329,9 +329,11 @@ static int state_header_from_json(State *s, json_object *o, int64_t *ret_version
         json_object *realtime = json_get(o, "started_realtime_usec", json_type_int);
         const char *restore;
 
-        if (!version || (json_object_get_int64(version) != 1 && json_object_get_int64(version) != STATE_VERSION) || !phase || !step || !realtime)
+        if (!version || !phase || !step || !realtime)
                 return -EBADMSG;
         *ret_version = json_object_get_int64(version);
+        if (*ret_version != 1 && *ret_version != STATE_VERSION)
+                return -EBADMSG;
         if (*ret_version >= 2 && state_v2_from_json(s, o) < 0)
                 return -EBADMSG;
         if (json_object_get_int64(realtime) < 0 || json_get_nullable_string(o, "mem_sleep_restore", &restore) < 0)
