@@ -81,6 +81,31 @@ class Recovery(TDSleepTestCase):
         self.wait_lock(10)
         self.events.wait(tds[0], "STARTED", 10, since=t0)
 
+    def test_delay_lock_survives_sigkill_in_fd_store(self):
+        tds, vm = self._tds(1)
+        d = self.daemon().start()
+        self.wait_lock()
+        wait_until(lambda: [n for n, _ in d.notify.stored()] == ["delay-inhibitor"], 5,
+                   "the delay lock in the fd store")
+        d.kill9()
+        # The fd store (systemd; here the harness) holds a copy: the lock outlives tdsleepd.
+        self.assertEqual(len(self.mock.daemon_locks()), 1, "the delay lock went with the daemon")
+        d.start()
+        d.wait_log(r"Kept the sleep delay lock across the restart", 10)
+        self.assertEqual(len(self.mock.inhibit_calls()), 1, "Inhibit() again: the kept lock was not adopted")
+        self.assertEqual(len(self.mock.daemon_locks()), 1)
+        # It is the live lock: the cycle releases it (FDSTOREREMOVE drops the stored copy too)
+        # once the TD is stopped, and takes a new one after resume.
+        t0 = now()
+        self.mock.prepare_for_sleep(True)
+        _, st = self.wait_lock_gone(20, lambda: self.states(tds))
+        self.assertEqual(st, {tds[0]: "shutoff"})
+        self.assertEqual(d.notify.stored(), [])
+        self.mock.prepare_for_sleep(False)
+        self.events.wait(tds[0], "STARTED", 10, since=t0)
+        self.wait_lock(10)
+        self.assertEqual(len(self.mock.inhibit_calls()), 2)
+
     def test_lock_shape(self):
         self.daemon().start()
         (what, who, why, mode, uid, pid), = self.wait_lock()
