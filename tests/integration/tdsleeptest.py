@@ -924,6 +924,7 @@ class NotifySocket:
         for name, fd, _ in gone:
             os.close(fd)
             log("fd store: dropped %s (fd %d): %s" % (name, fd, why))
+        return len(gone)
 
     def _receive(self):
         # MSG_CMSG_CLOEXEC: a stored inhibitor fd must not leak into libvirtd or QEMU,
@@ -973,8 +974,7 @@ class NotifySocket:
             return [(name, fd) for name, fd, _ in self.store]
 
     def release_store(self):
-        self._store_drop(lambda e: True, "the service stopped")
-        if not self.closed:
+        if self._store_drop(lambda e: True, "the service stopped") and not self.closed:
             os.write(self.wfd, b"w")      # the poll set changed under the notify thread
 
     def wait(self, pred, timeout, what, pid=None, since=0.0, alive=None):
@@ -1099,7 +1099,17 @@ class Daemon:
         return self.proc.pid
 
     def alive(self):
-        return self.proc is not None and self.proc.poll() is None
+        if self.proc is None:
+            return False
+        self._reaped(self.proc.poll())
+        return self.proc.returncode is None
+
+    def _reaped(self, returncode):
+        """A clean exit is not restarted (Restart=on-failure): systemd then empties the
+        fd store. A crash keeps it for the restart."""
+        if returncode == 0:
+            self.notify.release_store()
+        return returncode
 
     def wait_ready(self, timeout=30):
         try:
@@ -1116,7 +1126,7 @@ class Daemon:
 
     def wait_exit(self, timeout=20):
         try:
-            return self.proc.wait(timeout)
+            return self._reaped(self.proc.wait(timeout))
         except subprocess.TimeoutExpired:
             raise Timeout("tdsleepd did not exit within %ss" % timeout)
 
