@@ -54,6 +54,14 @@ static int write_atomic(int dfd, const char *name, const char *text) {
         return fsync(dfd) < 0 ? -errno : 0;
 }
 
+static int fsync_dir(const char *path) {
+        _cleanup_(closep) int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        return fsync(fd) < 0 ? -errno : 0;
+}
+
 /* <uuid>.xml, lowercase: the same TD gives the same name whatever case libvirt used. */
 static int failed_file_name(const char *uuid, char **ret) {
         char *name;
@@ -81,8 +89,11 @@ int record_keep_failed_xml(Record *r, const StateDomain *d, char **ret_path) {
         if (asprintf(&dir, "%s/" RECORD_FAILED_DIR, record_dir(r)) < 0 ||
             asprintf(&path, "%s/%s", dir, name) < 0)
                 return -ENOMEM;
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return -errno;
+        k = mkdir(dir, 0700) < 0 ? -errno : 0;
+        if (k < 0 && k != -EEXIST)
+                return k;
+        if (k >= 0)     /* a new directory: its entry must be durable too */
+                (void) fsync_dir(record_dir(r));
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;

@@ -108,7 +108,8 @@ static int marker_parse(const char *text, uint64_t *ret_generation, Record *into
 }
 
 static int marker_format(const Record *r, uint64_t generation, char **ret) {
-        size_t size = 32 + r->n_finished * ID128_STRING_MAX;
+        /* "generation=" and up to 20 digits and "\n", then 32 hex digits and "\n" each, NUL. */
+        size_t size = 64 + r->n_finished * ID128_STRING_MAX;
         _cleanup_(freep) char *text = malloc(size);
         size_t n;
 

@@ -400,6 +400,44 @@ static void test_finished_not_replayed(void **state) {
         assert_int_equal(store_find(f, "cycle-", NULL), -1);
 }
 
+/* Many cycles finish while the disk stays read-only: the marker stays small, and still
+ * names the one cycle whose file is stuck on disk. */
+static void test_marker_bounded(void **state) {
+        Fixture *f = *state;
+        _cleanup_(record_freep) Record *r = NULL, *again = NULL;
+        _cleanup_(state_done) State first, back;
+        _cleanup_(freep) char *text = NULL;
+        size_t count, lines = 0;
+
+        state_init(&back);
+        fill(&first, CYCLE_PHASE_RESUMING);
+        first.generation = UINT64_MAX - 100;    /* 20 digits in the marker */
+        assert_int_equal(record_new(f->state_dir, &r), 0);
+        assert_int_equal(record_save(r, &first), RECORD_ON_DISK);
+        disk_refuse(f);
+        assert_int_equal(record_finish(r, &first), 0);
+        for (int i = 0; i < 12; i++) {
+                _cleanup_(state_done) State s;
+
+                fill(&s, CYCLE_PHASE_RESUMING);
+                assert_int_equal(record_save(r, &s), RECORD_IN_FD_STORE);
+                assert_int_equal(record_finish(r, &s), 0);
+                store_pump(f);          /* as systemd reads them: the socket's queue is short */
+        }
+        assert_int_equal(sealed_memfd_read(store_find(f, "cycle-finished", &count), 4096, &text), 0);
+        assert_int_equal(count, 1);
+        assert_int_equal(store_find(f, "cycle-record", NULL), -1);
+        for (const char *p = text; (p = strchr(p, '\n')); p++)
+                lines++;
+        assert_true(lines <= 9);
+        assert_non_null(strstr(text, first.cycle_id));
+
+        disk_accept(f);
+        again = restart(f);
+        assert_int_equal(record_load(again, &back), -ENOENT);
+        assert_false(state_file_exists(f));
+}
+
 /* A cycle kept only in the fd store is dropped from it when it finishes. */
 static void test_finish_drops_store_copy(void **state) {
         Fixture *f = *state;
@@ -549,6 +587,7 @@ int main(void) {
                 T(test_nowhere_to_keep),
                 T(test_newest_wins),
                 T(test_finished_not_replayed),
+                T(test_marker_bounded),
                 T(test_finish_drops_store_copy),
                 T(test_earlier_boot),
                 T(test_v1_file),
