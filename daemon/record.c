@@ -232,6 +232,7 @@ static void discard_finished_disk(Record *r, const State *s) {
         if (k < 0) {
                 log_warning("The record of finished cycle %s stays in %s (%s): the fd store's marker keeps it "
                             "from being replayed", s->cycle_id, r->dir, STRERROR(k));
+                r->degraded = true;     /* the disk still refuses what the record needs of it */
                 return;
         }
         log_notice("Removed the record of finished cycle %s from %s", s->cycle_id, r->dir);

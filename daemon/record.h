@@ -21,7 +21,9 @@ Record *record_free(Record *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Record *, record_free)
 
 /* An fd handed back by systemd's fd store (sd_listen_fds_with_names): 1 if it is one of ours
- * ("cycle-record", "cycle-finished") and the record took it, 0 if not (the caller keeps it). */
+ * ("cycle-record", "cycle-finished", or either with "-2": a copy is replaced by storing it
+ * under the other name first) and the record took it, 0 if not (the caller keeps it). Call
+ * for every passed fd before record_load(). */
 int record_adopt_fd(Record *r, const char *name, int fd);
 
 /* The record to go on with: the newest (generation) of the disk copy and the fd-store copy.
@@ -48,7 +50,8 @@ int record_finish(Record *r, const State *s);
 /* The state directory the record lives in. */
 const char *record_dir(const Record *r);
 
-/* The last save or finish did not reach the disk (or the record came from the fd store). */
+/* The last save or finish did not reach the disk, or what was loaded still depends on the
+ * fd store (the newer copy is there, or a finished cycle's file could not be removed). */
 bool record_degraded(const Record *r);
 
 /* A transient TD that could not be re-created: write its XML to <dir>/failed/<uuid>.xml
