@@ -102,18 +102,17 @@ bool id128_string_valid(const char *id) {
         return strlen(id) == ID128_STRING_MAX - 1 && strspn(id, "0123456789abcdef") == ID128_STRING_MAX - 1;
 }
 
-/* A State that only version 1 can describe: no ids and none of the fields version 2 added. */
-static bool state_is_v1(const State *s) {
-        return isempty(s->cycle_id);
-}
-
-static int state_check_v1(const State *s) {
+/* The version s is written as: 1 without a cycle id (and then none of what only version 2
+ * can say: refusing beats silently dropping it), 2 with both ids well-formed. */
+static int state_version(const State *s) {
+        if (!isempty(s->cycle_id))
+                return id128_string_valid(s->cycle_id) && id128_string_valid(s->boot_id) ? STATE_VERSION : -EINVAL;
         if (!isempty(s->boot_id) || s->drained || s->generation > 0)
                 return -EINVAL;
         for (size_t i = 0; i < s->n_domains; i++)
                 if (s->domains[i].drained)
                         return -EINVAL;
-        return 0;
+        return 1;
 }
 
 /* ---- serialising */
@@ -158,7 +157,7 @@ static int domain_to_json(const StateDomain *d, bool v2, json_object **ret) {
         return 0;
 }
 
-static int domains_to_json(const State *s, json_object **ret) {
+static int domains_to_json(const State *s, bool v2, json_object **ret) {
         _cleanup_(json_object_putp) json_object *a = json_object_new_array();
 
         if (!a)
@@ -167,7 +166,7 @@ static int domains_to_json(const State *s, json_object **ret) {
                 json_object *d;
                 int r;
 
-                r = domain_to_json(&s->domains[i], !state_is_v1(s), &d);
+                r = domain_to_json(&s->domains[i], v2, &d);
                 if (r < 0)
                         return r;
                 if (json_object_array_add(a, d) < 0) {
@@ -194,22 +193,16 @@ static int state_ids_to_json(json_object *o, const State *s) {
 static int state_to_json(const State *s, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         const char *phase = cycle_phase_to_string(s->phase), *step = sleep_step_to_string(s->step);
+        int version = state_version(s);
         json_object *domains = NULL;
         int r;
 
         if (!o)
                 return -ENOMEM;
-        if (!phase || !step)
+        if (!phase || !step || version < 0)
                 return -EINVAL;
-        if (state_is_v1(s))
-                r = state_check_v1(s);
-        else if (!id128_string_valid(s->cycle_id) || !id128_string_valid(s->boot_id))
-                r = -EINVAL;
-        else
-                r = 0;
-        if (r >= 0)
-                r = json_add(o, "version", json_object_new_int(state_is_v1(s) ? 1 : STATE_VERSION));
-        if (r >= 0 && !state_is_v1(s))
+        r = json_add(o, "version", json_object_new_int(version));
+        if (r >= 0 && version >= 2)
                 r = state_ids_to_json(o, s);
         if (r >= 0)
                 r = json_add(o, "phase", json_object_new_string(phase));
@@ -220,7 +213,7 @@ static int state_to_json(const State *s, json_object **ret) {
         if (r >= 0)
                 r = json_add(o, "started_realtime_usec", json_object_new_uint64(s->started_realtime_usec));
         if (r >= 0)
-                r = domains_to_json(s, &domains);
+                r = domains_to_json(s, version >= 2, &domains);
         if (r >= 0)
                 r = json_add(o, "domains", domains);
         if (r < 0)
