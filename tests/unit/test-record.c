@@ -316,6 +316,12 @@ static void test_nowhere_to_keep(void **state) {
         setenv("NOTIFY_SOCKET", gone, 1);
         assert_true(record_save(r, &s) < 0);
         assert_int_equal(store_find(f, "cycle-", NULL), -1);
+        /* Nor can a finish that cannot remove the file say it is finished. */
+        unsetenv("NOTIFY_SOCKET");
+        assert_int_equal(record_finish(r, &s), -ENOTCONN);
+        /* An unreadable disk with no copy in the store: an I/O error, not "nothing". */
+        state_done(&s);
+        assert_int_equal(record_load(r, &s), -ENOTDIR);
 }
 
 /* The newest of the disk copy and the fd-store copy wins, whichever it is. */
