@@ -892,6 +892,8 @@ class NotifySocket:
         self.cond = threading.Condition()
         self.messages = []
         self.store = []      # [name, fd, poll], in the order systemd would hand them back
+        self.barriers = 0    # barrier datagrams sent / taken in
+        self.barriers_seen = 0
         self.closed = False
         self.rfd, self.wfd = os.pipe()
         self.thread = threading.Thread(target=self._loop, name="notify", daemon=True)
@@ -942,6 +944,11 @@ class NotifySocket:
             if "=" in line:
                 k, v = line.split("=", 1)
                 fields[k] = v
+        if "HARNESS_BARRIER" in fields and pid == os.getpid():
+            with self.cond:
+                self.barriers_seen = int(fields["HARNESS_BARRIER"])
+                self.cond.notify_all()
+            return
         self._store_update(fields, fds)
         if fds:
             fields["_FDS"] = str(len(fds))
@@ -968,12 +975,32 @@ class NotifySocket:
         for fd in fds:
             os.close(fd)
 
+    def barrier(self, timeout=5):
+        """Wait until every datagram sent before now has been taken in: they queue in
+        order, so one of ours behind them tells. A daemon's last FDSTORE=1 may still be
+        queued when it exits, or when the lock it carries is already visible in logind."""
+        with self.cond:
+            self.barriers += 1
+            token = self.barriers
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+            s.sendto(b"HARNESS_BARRIER=%d" % token, self.path)
+        end = time.monotonic() + timeout
+        with self.cond:
+            while self.barriers_seen < token:
+                rem = end - time.monotonic()
+                if rem <= 0:
+                    raise Timeout("the notify socket did not catch up within %.1fs" % timeout)
+                self.cond.wait(rem)
+
     def stored(self):
         """[(name, fd)] as systemd would pass them to the next start."""
+        self.barrier()
         with self.cond:
             return [(name, fd) for name, fd, _ in self.store]
 
     def release_store(self):
+        if not self.closed:
+            self.barrier()
         if self._store_drop(lambda e: True, "the service stopped") and not self.closed:
             os.write(self.wfd, b"w")      # the poll set changed under the notify thread
 
@@ -1046,6 +1073,7 @@ class Daemon:
         self.runs = []       # (Popen, stderr path)
         self.started_at = None
         self.env = {}        # extra environment for the next start() (e.g. LD_PRELOAD)
+        self.released_after = None   # the run whose clean exit emptied the fd store
 
     @property
     def state_file(self):
@@ -1107,7 +1135,8 @@ class Daemon:
     def _reaped(self, returncode):
         """A clean exit is not restarted (Restart=on-failure): systemd then empties the
         fd store. A crash keeps it for the restart."""
-        if returncode == 0:
+        if returncode == 0 and self.released_after is not self.proc:
+            self.released_after = self.proc
             self.notify.release_store()
         return returncode
 
