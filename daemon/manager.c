@@ -317,6 +317,12 @@ static const VirtCallbacks virt_callbacks = {
         .on_connection = manager_on_libvirt_changed,
 };
 
+bool manager_record_degraded(const Manager *m) {
+        /* The engine knows a save that failed; the record also knows a finished cycle it
+         * could only mark in the fd store, and a load that went on from there. */
+        return cycle_record_degraded(m->cycle) || record_degraded(m->record);
+}
+
 int manager_start_virt(Manager *m) {
         int r = virt_new(m->event, manager_libvirt_uri(m), &virt_callbacks, m, &m->virt);
 
@@ -353,7 +359,7 @@ void manager_update_status(Manager *m) {
                      virt_is_connected(m->virt) ? "connected" : "disconnected",
                      m->cpus && !cpu_picture_can_create_td(cpus_picture(m->cpus)) ?
                      "; TDs cannot be created: a CPU package has no online CPU" : "",
-                     cycle_record_degraded(m->cycle) ? "; record degraded: the disk refused it" : "") < 0)
+                     manager_record_degraded(m) ? "; record degraded: the disk refused it" : "") < 0)
                 return;
         if (m->last_status && streq(m->last_status, status)) {
                 free(status);
