@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdlib.h>
+#include <strings.h>
 
 #include "cycle-internal.h"
 #include "log.h"
@@ -116,8 +117,13 @@ int cycle_restore(Cycle *c) {
         c->ops->observe(c->userdata, &w);
         if (!w.libvirt_connected)
                 return -ENOTCONN;
-        log_cycle(c, LOG_INFO, NULL, "Restore: the drain is over");
+        /* The end of the drain must be durable first: a restart must not drain again. */
         c->record.drained = false;
+        if (!cycle_save(c)) {
+                c->record.drained = true;
+                return -EIO;
+        }
+        log_cycle(c, LOG_INFO, NULL, "Restore: the drain is over");
         c->restoring = true;
         cycle_begin_resume(c);
         cycle_settle(c);
@@ -138,6 +144,7 @@ static void cycle_continue_restored(Cycle *c, bool preparing_for_sleep) {
                           "Still prepared for the sleep in progress; checking that no TD started meanwhile" :
                           "A sleep is being prepared: finishing the interrupted preparation");
                 c->sleeping = c->sleep_planned = c->step_planned = true;
+                c->restoring = !c->record.drained;      /* its resume starts every TD of the record */
                 cycle_act(c, PLAN_MODE_SLEEP, c->record.step);
                 return;
         }
@@ -180,11 +187,17 @@ void cycle_on_logind(Cycle *c, bool preparing_for_sleep) {
 
 void cycle_on_domain(Cycle *c, const PlanDomain *d, bool started) {
         Job *j = cycle_find_job(c, d->uuid);
+        bool stale = !started && cycle_unseen_start_has(c, d->uuid);
 
-        if (!started) {
+        if (started)
+                (void) cycle_unseen_start_remove(c, d->uuid);
+        if (stale)
+                log_debug("Ignoring a STOPPED event of %s sent before tdsleepd started it", d->name);
+        else if (!started) {
                 if (j)
                         job_on_stopped(c, j);
-        } else if (j && IN_SET(j->state, JOB_START_PENDING, JOB_START_RETRY)) {
+        } else if (j && IN_SET(j->state, JOB_START_PENDING, JOB_START_RETRY) &&
+                   c->record.phase == CYCLE_PHASE_RESUMING) {
                 log_job(c, j, LOG_INFO, MESSAGE_TD_STARTED, "TD %s was started by someone else", d->name);
                 job_domain(c, j)->started = true;
                 job_set_state(c, j, JOB_DROPPED);
@@ -198,36 +211,47 @@ void cycle_on_domain(Cycle *c, const PlanDomain *d, bool started) {
         RETURN_SETTLED(c);
 }
 
-static bool world_running(const CycleWorld *w, const char *uuid) {
+static const PlanDomain *world_find(const CycleWorld *w, const char *uuid) {
         for (size_t i = 0; i < w->n_domains; i++)
-                if (streq(w->domains[i].uuid, uuid))
-                        return w->domains[i].active;
-        return false;
+                if (strcasecmp(w->domains[i].uuid, uuid) == 0)
+                        return &w->domains[i];
+        return NULL;
 }
 
-/* Does a stopped TD that runs again need stopping again? During a sleep's preparation,
- * and during a drain for the drained ones; otherwise it simply runs again. */
-static bool job_restop(const Cycle *c, const Job *j) {
-        if (!IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_READY))
-                return false;
-        return c->sleep_planned || (c->record.drained && c->record.domains[j - c->jobs].drained);
+/* A TD the record has as stopped runs again. While a sleep is prepared, or drained, the
+ * planner says whether it is stopped again; otherwise it simply runs. */
+static void job_running_again(Cycle *c, Job *j, const PlanDomain *d) {
+        if (IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_READY) &&
+            (c->sleep_planned || (c->record.drained && job_domain(c, j)->drained)))
+                cycle_replan_domain(c, d);
+        if (j->state != JOB_STOPPED)
+                return;
+        job_domain(c, j)->started = true;       /* nothing to start */
+        job_set_state(c, j, JOB_DROPPED);
 }
 
 /* After a reconnect or a restart, events may have been missed: compare every job with
  * libvirt's table. */
 static void job_reconcile(Cycle *c, Job *j, const CycleWorld *w) {
-        bool running = world_running(w, job_domain(c, j)->uuid);
+        const PlanDomain *d = world_find(w, job_domain(c, j)->uuid);
+        bool running = d && d->active;
 
-        if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING))
-                job_resend(c, j, running);
-        else if (j->state == JOB_STOPPED && running && job_restop(c, j)) {
-                job_set_state(c, j, JOB_STOP_PENDING);
-                if (c->record.phase == CYCLE_PHASE_READY) {
-                        if (c->sleeping)
-                                c->ops->take_delay(c->userdata);
-                        cycle_set_phase(c, CYCLE_PHASE_PREPARING);
-                }
-        } else if (IN_SET(j->state, JOB_STOPPED, JOB_START_PENDING, JOB_START_RETRY) && running) {
+        if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING, JOB_LEFT_RUNNING, JOB_STOP_FAILED) && !running)
+                job_on_stopped(c, j);   /* its STOPPED was lost with the connection */
+        else if (j->state == JOB_STOPPING && j->began_usec == 0) {
+                /* Taken over from the record: a shutdown was sent before the restart. Its
+                 * window starts again now, and the request goes again (harmless). */
+                j->timeout_usec = d->timeout_usec;
+                j->began_usec = cycle_now(c);
+                j->deadline_usec = j->began_usec + j->timeout_usec;
+                job_resend(c, j, true);
+        } else if (j->state == JOB_STOPPING && j->deadline_usec == USEC_INFINITY)
+                job_stop_timer(c, j);   /* its window ended while libvirt was away */
+        else if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING))
+                job_resend(c, j, true);
+        else if (j->state == JOB_STOPPED && running)
+                job_running_again(c, j, d);
+        else if (IN_SET(j->state, JOB_START_PENDING, JOB_START_RETRY) && running) {
                 job_domain(c, j)->started = true;       /* running again: nothing to start */
                 job_set_state(c, j, JOB_DROPPED);
         }
@@ -250,6 +274,7 @@ static void cycle_reconcile(Cycle *c) {
 void cycle_on_libvirt(Cycle *c, bool connected) {
         if (!connected || c->restored)
                 RETURN_SETTLED(c);
+        c->n_unseen_starts = 0;         /* a new connection: no stale events */
         if (c->awaiting_libvirt) {
                 log_cycle(c, LOG_NOTICE, NULL, "libvirt answers again: preparing now");
                 cycle_act(c, PLAN_MODE_SLEEP, c->awaited_step);

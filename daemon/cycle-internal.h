@@ -15,6 +15,7 @@ typedef struct Job {
         bool stopped;                   /* it reached STOPPED through us */
         bool forced;
         unsigned attempts;              /* start attempts made */
+        unsigned destroys;              /* destroy attempts libvirt refused */
         char *error;                    /* why it failed or was left running */
 } Job;
 
@@ -41,6 +42,12 @@ struct Cycle {
         uint64_t saved_usec;            /* last save while starting */
         uint64_t next_batch_usec;       /* the next batch of starts; USEC_INFINITY: none */
         uint64_t armed_usec;            /* what the timer is armed for */
+        /* TDs tdsleepd started whose STARTED event has not come yet: a STOPPED event for
+         * one of them was sent before the start (libvirt keeps events in order), and
+         * must not complete a later stop. Outlives the cycle; not kept across restarts
+         * (a new connection has no stale events). */
+        char (*unseen_starts)[UUID_STRING_MAX];
+        size_t n_unseen_starts;
         CycleResult last;
 };
 
@@ -53,6 +60,12 @@ static inline StateDomain *job_domain(Cycle *c, const Job *j) {
 }
 
 /* cycle.c */
+/* Does libvirt's table say uuid runs? (Unknown domains do not.) */
+bool cycle_world_running(const CycleWorld *w, const char *uuid);
+void cycle_unseen_start_add(Cycle *c, const char *uuid);
+/* Remove uuid; true if it was there. */
+bool cycle_unseen_start_remove(Cycle *c, const char *uuid);
+bool cycle_unseen_start_has(const Cycle *c, const char *uuid);
 void cycle_set_phase(Cycle *c, CyclePhase phase);
 void job_set_state(Cycle *c, Job *j, JobState state);
 void job_set_error(Job *j, const char *error);
@@ -73,7 +86,8 @@ void log_cycle(Cycle *c, int level, const char *message_id, const char *fmt, ...
 /* cycle-stop.c */
 void cycle_act(Cycle *c, PlanMode mode, SleepStep step);
 void cycle_replan_domain(Cycle *c, const PlanDomain *d);
-void cycle_kick_stops(Cycle *c);
+bool cycle_kick_stops(Cycle *c);
+void job_refuse_without_xml(Cycle *c, Job *j);
 void cycle_check_prepared(Cycle *c);
 void job_on_stopped(Cycle *c, Job *j);
 void job_stop_timer(Cycle *c, Job *j);

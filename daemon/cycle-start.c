@@ -73,7 +73,7 @@ static void job_start_failed(Cycle *c, Job *j, const char *error) {
         }
         log_job(c, j, LOG_ERR, MESSAGE_TD_START_FAILED, "Failed to start TD %s again after %u attempts: %s%s",
                 sd->name, j->attempts, strna(error),
-                sd->persistent ? "" : "; its XML is kept in the state directory");
+                sd->persistent || isempty(sd->xml) ? "" : "; its XML is kept in the state directory");
         job_set_state(c, j, JOB_START_FAILED);
 }
 
@@ -101,6 +101,7 @@ static void job_start(Cycle *c, Job *j) {
                 log_job(c, j, LOG_INFO, MESSAGE_TD_STARTED, "Started TD %s again (%.2fs)", sd->name,
                         (double) (cycle_now(c) - t) / USEC_PER_SEC);
                 sd->started = true;
+                cycle_unseen_start_add(c, sd->uuid);
                 job_set_error(j, NULL);
                 job_set_state(c, j, JOB_STARTED);
         }

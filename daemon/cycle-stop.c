@@ -21,6 +21,11 @@ void cycle_plan_input(const Cycle *c, const CycleWorld *w, PlanMode mode, SleepS
         };
 }
 
+/* A destroy libvirt refuses is tried this often, this far apart, before the TD counts as
+ * failed to stop. */
+#define DESTROY_ATTEMPTS 3
+#define DESTROY_RETRY_USEC USEC_PER_SEC
+
 static double seconds(uint64_t usec) {
         return (double) usec / USEC_PER_SEC;
 }
@@ -47,12 +52,23 @@ static Job *cycle_want_stopped(Cycle *c, const PlanDomain *d, uint64_t timeout_u
                 job_set_state(c, j, JOB_STOP_PENDING);
                 job_domain(c, j)->started = false;
                 job_set_error(j, NULL);
-                j->forced = false;      /* delivered stays: a stop by itself is still ours */
+                job_domain(c, j)->stop = STATE_STOP_PENDING;
+                j->delivered = j->forced = false;       /* a stop by itself now is not ours */
                 j->attempts = 0;
         }
         job_domain(c, j)->drained = drained;
         j->timeout_usec = timeout_usec;
         return j;
+}
+
+static void cycle_refuse_unrecorded(Cycle *c);
+
+/* A transient TD vanishes when it stops: without its XML there is no way back. */
+void job_refuse_without_xml(Cycle *c, Job *j) {
+        log_job(c, j, LOG_CRIT, MESSAGE_TD_LEFT_RUNNING, "Not stopping transient TD %s: its XML could not be "
+                "saved, so it could not be re-created; it does not survive S3/S4", job_domain(c, j)->name);
+        job_set_error(j, "transient, and its XML could not be saved");
+        job_set_state(c, j, JOB_LEFT_RUNNING);
 }
 
 static unsigned cycle_in_flight(const Cycle *c) {
@@ -89,8 +105,15 @@ static void job_force(Cycle *c, Job *j) {
                 job_on_stopped(c, j);
                 return;
         }
+        if (r < 0 && ++j->destroys < DESTROY_ATTEMPTS) {
+                log_job(c, j, LOG_WARNING, NULL, "Failed to force off TD %s: %s; trying again", sd->name, strna(error));
+                job_set_error(j, error);
+                j->deadline_usec = cycle_now(c) + DESTROY_RETRY_USEC;
+                return;
+        }
         if (r < 0) {
-                log_job(c, j, LOG_ERR, MESSAGE_TD_FORCED_OFF, "Failed to force off TD %s: %s", sd->name, strna(error));
+                log_job(c, j, LOG_ERR, MESSAGE_TD_FORCED_OFF, "Failed to force off TD %s after %u attempts: %s",
+                        sd->name, j->destroys, strna(error));
                 job_set_error(j, error);
                 job_set_state(c, j, JOB_STOP_FAILED);
                 return;
@@ -107,12 +130,26 @@ static void job_force(Cycle *c, Job *j) {
  * ("cannot acquire state change lock") is asked again within the window, which then
  * counts from the first attempt; the force-off comes at its end. */
 static void job_send_shutdown(Cycle *c, Job *j) {
-        const StateDomain *sd = job_domain(c, j);
+        StateDomain *sd = job_domain(c, j);
         const char *error = NULL;
         bool retry = j->state == JOB_STOPPING;
-        int r = c->ops->shutdown(c->userdata, sd->uuid, &error);
-        uint64_t now = cycle_now(c);
+        uint64_t now;
+        int r;
 
+        /* A retry goes out like the first request: recorded as sent before it is sent
+         * (kick_stops did that for the first one). */
+        if (retry && sd->stop != STATE_STOP_SENT) {
+                sd->stop = STATE_STOP_SENT;
+                if (!cycle_save(c)) {
+                        sd->stop = STATE_STOP_PENDING;
+                        j->deadline_usec = j->began_usec + j->timeout_usec;
+                        return;
+                }
+        }
+        r = c->ops->shutdown(c->userdata, sd->uuid, &error);
+        now = cycle_now(c);
+        if (r < 0 && !IN_SET(r, -ESRCH, -ENOENT) && !j->delivered)
+                sd->stop = STATE_STOP_PENDING;  /* it did not go out: not ours if it stops */
         if (r == -ENOTCONN) {
                 if (retry)              /* asked again on reconnect; forced at the window's end */
                         j->deadline_usec = j->began_usec + j->timeout_usec;
@@ -141,30 +178,62 @@ static void job_send_shutdown(Cycle *c, Job *j) {
                 return;
         }
         j->delivered = true;
+        sd->stop = STATE_STOP_SENT;
         j->began_usec = now;
         job_set_error(j, NULL);
         job_arm(c, j, j->timeout_usec);
         log_job(c, j, LOG_DEBUG, NULL, "Shutting down TD %s (timeout %.1fs)", sd->name, seconds(j->timeout_usec));
 }
 
-void cycle_kick_stops(Cycle *c) {
-        unsigned max = c->settings.parallel_shutdown, in_flight;
+/* Mark up to room pending stops as sent in the record: after a crash, a stop of one of
+ * these may be ours; a stop of one never marked is not. Returns how many were marked. */
+static unsigned cycle_mark_batch(Cycle *c, unsigned room) {
+        unsigned n = 0;
+
+        for (size_t i = 0; i < c->record.n_domains && n < room; i++) {
+                if (c->jobs[i].state != JOB_STOP_PENDING)
+                        continue;
+                if (!c->record.domains[i].persistent && isempty(c->record.domains[i].xml)) {
+                        job_refuse_without_xml(c, &c->jobs[i]);
+                        continue;
+                }
+                if (c->record.domains[i].stop == STATE_STOP_PENDING) {
+                        c->record.domains[i].stop = STATE_STOP_SENT;
+                        n++;
+                } else
+                        room--;         /* marked before (libvirt was away): sent as it is */
+        }
+        return n;
+}
+
+/* Send the next shutdowns, ParallelShutdown= at a time, each recorded before it goes.
+ * Returns whether the record was saved for them. */
+bool cycle_kick_stops(Cycle *c) {
+        unsigned max = c->settings.parallel_shutdown, in_flight, room;
+        bool saved = false;
 
         if (!IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_RESUMING))
-                return;
+                return false;
         in_flight = cycle_in_flight(c);
-        for (size_t i = 0; i < c->record.n_domains; i++) {
+        room = max == 0 ? UINT32_MAX : max > in_flight ? max - in_flight : 0;
+        if (cycle_mark_batch(c, room) > 0) {
+                saved = true;
+                if (!cycle_save(c)) {
+                        cycle_refuse_unrecorded(c);
+                        return true;
+                }
+        }
+        for (size_t i = 0; i < c->record.n_domains && room > 0; i++) {
                 Job *j = &c->jobs[i];
 
-                if (max > 0 && in_flight >= max)
-                        break;
-                if (j->state != JOB_STOP_PENDING)
+                if (j->state != JOB_STOP_PENDING || c->record.domains[i].stop != STATE_STOP_SENT)
                         continue;
                 job_send_shutdown(c, j);
                 if (j->state == JOB_STOP_PENDING)
                         break;          /* libvirt is away: the rest waits too */
-                in_flight += IN_SET(j->state, JOB_STOPPING, JOB_FORCING);
+                room -= IN_SET(j->state, JOB_STOPPING, JOB_FORCING);
         }
+        return saved;
 }
 
 /* The TD is stopped (its STOPPED event, or libvirt says it is not running). */
@@ -184,14 +253,55 @@ void job_on_stopped(Cycle *c, Job *j) {
                 "%s TD %s in %.2fs", j->state == JOB_FORCING ? "Forced off" : "Stopped", sd->name,
                 seconds(cycle_now(c) - j->began_usec));
         j->stopped = true;
+        job_domain(c, j)->stop = STATE_STOP_SEEN;
         job_set_error(j, NULL);
         job_set_state(c, j, JOB_STOPPED);
         if (c->record.phase == CYCLE_PHASE_RESUMING && job_in_resume(c, j))
                 job_plan_start(c, j);
 }
 
-/* A stop job's timer: force off, or give up once the sleep is over. */
+/* The sleep is over and a TD that got our shutdown still runs. The request cannot be
+ * withdrawn: the guest may power off at any time. Force it off, so that it is started
+ * again like the rest; with ForceOff=no it is left running, and says so. */
+static void job_stop_after_sleep(Cycle *c, Job *j) {
+        const StateDomain *sd = job_domain(c, j);
+
+        if (!j->delivered) {
+                job_set_state(c, j, JOB_DROPPED);       /* never asked: nothing to undo */
+                return;
+        }
+        if (!c->settings.force_off) {
+                log_job(c, j, LOG_WARNING, MESSAGE_TD_LEFT_RUNNING, "TD %s got a shutdown request for a sleep that "
+                        "is over and has not stopped; ForceOff=no: leaving it running, it may still power off",
+                        sd->name);
+                job_set_error(j, "asked to shut down for a sleep that is over; ForceOff=no");
+                job_set_state(c, j, JOB_LEFT_RUNNING);
+                return;
+        }
+        log_job(c, j, LOG_WARNING, MESSAGE_TD_FORCED_OFF, "TD %s got a shutdown request for a sleep that is over "
+                "and has not stopped within %.1fs; a request cannot be withdrawn: forcing it off to start it "
+                "again", sd->name, seconds(j->timeout_usec));
+        job_force(c, j);
+}
+
+/* A stop job's timer. Decided on libvirt's table, never on the timer alone: a stop
+ * whose event was missed is a stop, and without libvirt nothing is decided. */
 void job_stop_timer(Cycle *c, Job *j) {
+        CycleWorld w;
+
+        c->ops->observe(c->userdata, &w);
+        if (!w.libvirt_connected) {
+                j->deadline_usec = USEC_INFINITY;       /* the reconnect looks again */
+                return;
+        }
+        if (!cycle_world_running(&w, job_domain(c, j)->uuid)) {
+                job_on_stopped(c, j);
+                return;
+        }
+        if (j->state == JOB_FORCING && !j->forced) {
+                job_force(c, j);                /* libvirt refused the destroy: again */
+                return;
+        }
         if (j->state == JOB_FORCING) {
                 log_job(c, j, LOG_ERR, MESSAGE_TD_FORCED_OFF, "TD %s is still running %.0fs after it was forced off",
                         job_domain(c, j)->name, seconds(PLAN_FORCE_OFF_USEC));
@@ -199,16 +309,12 @@ void job_stop_timer(Cycle *c, Job *j) {
                 job_set_state(c, j, JOB_STOP_FAILED);
                 return;
         }
-        if (j->state == JOB_STOPPING && !j->delivered && cycle_now(c) < j->began_usec + j->timeout_usec &&
-            !(c->record.phase == CYCLE_PHASE_RESUMING && job_in_resume(c, j))) {
-                job_send_shutdown(c, j);        /* refused before: ask again within the window */
+        if (c->record.phase == CYCLE_PHASE_RESUMING && job_in_resume(c, j)) {
+                job_stop_after_sleep(c, j);
                 return;
         }
-        if (c->record.phase == CYCLE_PHASE_RESUMING && job_in_resume(c, j)) {
-                /* Awake again and it still runs: the request was not acted on. Nothing to start. */
-                log_job(c, j, LOG_NOTICE, NULL, "TD %s did not act on the shutdown request before the sleep "
-                        "was over: it keeps running", job_domain(c, j)->name);
-                job_set_state(c, j, JOB_DROPPED);
+        if (!j->delivered && cycle_now(c) < j->began_usec + j->timeout_usec) {
+                job_send_shutdown(c, j);        /* refused before: ask again within the window */
                 return;
         }
         job_force(c, j);
@@ -218,8 +324,8 @@ void job_stop_timer(Cycle *c, Job *j) {
 void job_resend(Cycle *c, Job *j, bool running) {
         const char *error = NULL;
 
-        if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING) && !running)
-                job_on_stopped(c, j);
+        if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING, JOB_LEFT_RUNNING, JOB_STOP_FAILED) && !running)
+                job_on_stopped(c, j);   /* its STOPPED was lost with the connection */
         else if (j->state == JOB_FORCING)
                 job_force(c, j);
         else if (j->state == JOB_STOPPING && !j->delivered)
@@ -247,7 +353,12 @@ static bool cycle_steer(Cycle *c, const CycleWorld *w) {
 
         if (c->record.mem_sleep_restore < 0)
                 c->record.mem_sleep_restore = old;
-        (void) cycle_save(c);
+        /* What to restore must survive a crash before mem_sleep changes. */
+        if (!cycle_save(c)) {
+                log_error("Not selecting s2idle in /sys/power/mem_sleep without a durable record of %s",
+                          strna(mem_sleep_to_string(old)));
+                return false;
+        }
         if (c->ops->write_mem_sleep(c->userdata, MEM_SLEEP_S2IDLE) < 0) {
                 log_error("Failed to select s2idle in /sys/power/mem_sleep: TDs that asked for it are stopped");
                 return false;
@@ -276,6 +387,7 @@ static void cycle_refuse_unrecorded(Cycle *c) {
 
                 if (j->state != JOB_STOP_PENDING)
                         continue;
+                c->record.domains[i].stop = STATE_STOP_PENDING;
                 log_job(c, j, LOG_CRIT, MESSAGE_TD_LEFT_RUNNING, "Not stopping TD %s: no durable record of the "
                         "cycle could be written, so it could not be started again after a crash",
                         job_domain(c, j)->name);
@@ -327,16 +439,18 @@ void cycle_act(Cycle *c, PlanMode mode, SleepStep step) {
                 cycle_begin_new(c);     /* (also a prepare that had to wait for libvirt) */
         if (mode == PLAN_MODE_SLEEP)
                 c->record.step = step;
+        /* Preparing before the plan: a steering saves the record first, and a record that
+         * says idle would not be taken up again after a crash (nor mem_sleep restored). */
+        cycle_set_phase(c, CYCLE_PHASE_PREPARING);
         cycle_plan(c, &w, mode, step, v, &plan);
         c->began_usec = cycle_now(c);
-        cycle_set_phase(c, CYCLE_PHASE_PREPARING);
         cycle_log_start(c, mode, step, &plan);
         cycle_apply_verdicts(c, &w, v, mode);
-        if (!cycle_save(c))
-                cycle_refuse_unrecorded(c);
         if (plan.n_stop > 0)
                 c->ops->ensure_cpus_online(c->userdata);        /* tearing a TD down needs every package */
-        cycle_kick_stops(c);
+        /* The record before any shutdown: kick_stops saves it with the first batch. */
+        if (!cycle_kick_stops(c) && !cycle_save(c))
+                cycle_refuse_unrecorded(c);
         cycle_check_prepared(c);
 }
 
@@ -375,9 +489,8 @@ void cycle_replan_domain(Cycle *c, const PlanDomain *d) {
                         c->ops->take_delay(c->userdata);
                 cycle_set_phase(c, CYCLE_PHASE_PREPARING);
         }
-        if (!cycle_save(c))
+        if (!cycle_kick_stops(c) && !cycle_save(c))
                 cycle_refuse_unrecorded(c);
-        cycle_kick_stops(c);
 }
 
 void cycle_check_prepared(Cycle *c) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cycle-internal.h"
 #include "log.h"
@@ -112,15 +113,15 @@ Job *cycle_find_job(Cycle *c, const char *uuid) {
         return sd ? &c->jobs[sd - c->record.domains] : NULL;
 }
 
-/* Record a TD to stop, with the XML that brings it back, before anything is done to it. */
+/* Record a TD to stop, with the XML that brings it back, before anything is done to it.
+ * A transient TD vanishes when it stops: without its XML there is no way back, so it is
+ * left running, and says why. */
 Job *cycle_add_job(Cycle *c, const PlanDomain *d, bool drained) {
         _cleanup_(freep) char *xml = NULL;
-        Job *jobs;
+        bool no_xml = !d->persistent && c->ops->get_xml(c->userdata, d->uuid, &xml) < 0;
+        Job *jobs, *j;
         int r;
 
-        /* A transient TD vanishes when it stops: its XML is the only way back. */
-        if (!d->persistent && c->ops->get_xml(c->userdata, d->uuid, &xml) < 0)
-                log_warning("Failed to save the XML of transient TD %s; it cannot be re-created", d->name);
         jobs = reallocarray(c->jobs, c->record.n_domains + 1, sizeof(Job));
         if (!jobs)
                 return NULL;
@@ -129,11 +130,52 @@ Job *cycle_add_job(Cycle *c, const PlanDomain *d, bool drained) {
         if (r < 0)
                 return NULL;
         c->record.domains[c->record.n_domains - 1].drained = drained;
-        jobs[c->record.n_domains - 1] = (Job) {
+        c->record.domains[c->record.n_domains - 1].stop = STATE_STOP_PENDING;
+        j = &jobs[c->record.n_domains - 1];
+        *j = (Job) {
                 .state = JOB_STOP_PENDING,
                 .deadline_usec = USEC_INFINITY,
         };
-        return &jobs[c->record.n_domains - 1];
+        if (no_xml)
+                job_refuse_without_xml(c, j);
+        return j;
+}
+
+bool cycle_world_running(const CycleWorld *w, const char *uuid) {
+        for (size_t i = 0; i < w->n_domains; i++)
+                if (strcasecmp(w->domains[i].uuid, uuid) == 0)
+                        return w->domains[i].active;
+        return false;
+}
+
+/* ---- starts whose STARTED event is still to come ---- */
+
+void cycle_unseen_start_add(Cycle *c, const char *uuid) {
+        char (*a)[UUID_STRING_MAX];
+
+        if (cycle_unseen_start_has(c, uuid))
+                return;
+        a = reallocarray(c->unseen_starts, c->n_unseen_starts + 1, sizeof(*a));
+        if (!a)
+                return;         /* only a stale STOPPED could then be mistaken */
+        c->unseen_starts = a;
+        memcpy(a[c->n_unseen_starts++], uuid, UUID_STRING_MAX);
+}
+
+bool cycle_unseen_start_remove(Cycle *c, const char *uuid) {
+        for (size_t i = 0; i < c->n_unseen_starts; i++)
+                if (strcasecmp(c->unseen_starts[i], uuid) == 0) {
+                        memcpy(c->unseen_starts[i], c->unseen_starts[--c->n_unseen_starts], UUID_STRING_MAX);
+                        return true;
+                }
+        return false;
+}
+
+bool cycle_unseen_start_has(const Cycle *c, const char *uuid) {
+        for (size_t i = 0; i < c->n_unseen_starts; i++)
+                if (strcasecmp(c->unseen_starts[i], uuid) == 0)
+                        return true;
+        return false;
 }
 
 /* ---- the record ---- */
@@ -332,6 +374,7 @@ Cycle *cycle_free(Cycle *c) {
         jobs_free(c);
         state_done(&c->record);
         result_done(&c->last);
+        free(c->unseen_starts);
         free(c);
         return NULL;
 }
@@ -350,15 +393,21 @@ int cycle_adopt_record(Cycle *c, State *record) {
         c->record = *record;
         state_init(record);
         c->jobs = jobs;
-        /* What the record says: started again, or stopped by us. libvirt's table corrects
-         * it once it is connected (cycle_on_libvirt). */
-        for (size_t i = 0; i < c->record.n_domains; i++)
+        /* What the record says: started again, stopped by us, a shutdown sent (its window
+         * starts again once libvirt's table says how long it is), or nothing sent yet.
+         * libvirt's table corrects the rest once it is connected (cycle_reconcile). */
+        for (size_t i = 0; i < c->record.n_domains; i++) {
+                const StateDomain *sd = &c->record.domains[i];
+
                 c->jobs[i] = (Job) {
-                        .state = c->record.domains[i].started ? JOB_STARTED : JOB_STOPPED,
-                        .stopped = true,
-                        .delivered = true,
+                        .state = sd->started ? JOB_STARTED :
+                                 sd->stop == STATE_STOP_SEEN ? JOB_STOPPED :
+                                 sd->stop == STATE_STOP_SENT ? JOB_STOPPING : JOB_STOP_PENDING,
+                        .stopped = sd->started || sd->stop == STATE_STOP_SEEN,
+                        .delivered = sd->started || sd->stop != STATE_STOP_PENDING,
                         .deadline_usec = USEC_INFINITY,
                 };
+        }
         c->restored = true;
         log_cycle(c, LOG_NOTICE, NULL, "Found an interrupted cycle (phase %s%s, %zu TDs): finishing it when "
                   "logind answers", cycle_phase_to_string(c->record.phase),

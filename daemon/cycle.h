@@ -116,7 +116,8 @@ void cycle_sleep_over(Cycle *c);
  * -EBUSY unless idle, -ENOTCONN while libvirt is away. */
 int cycle_drain(Cycle *c, uint64_t timeout_usec);
 /* Start again what the drain stopped. -ENOENT without a drain, -EBUSY while sleeping,
- * -ENOTCONN while libvirt is away. */
+ * -ENOTCONN while libvirt is away, -EIO when the end of the drain cannot be recorded
+ * (then the drain stays). */
 int cycle_restore(Cycle *c);
 /* logind appeared (again), and whether it is preparing for a sleep. */
 void cycle_on_logind(Cycle *c, bool preparing_for_sleep);

@@ -32,6 +32,13 @@ static const char *const cycle_phase_table[_CYCLE_PHASE_MAX] = {
 };
 DEFINE_STRING_TABLE(cycle_phase, CyclePhase, _CYCLE_PHASE_MAX)
 
+static const char *const state_stop_table[_STATE_STOP_MAX] = {
+        [STATE_STOP_SEEN] = "seen",
+        [STATE_STOP_PENDING] = "pending",
+        [STATE_STOP_SENT] = "sent",
+};
+DEFINE_STRING_TABLE(state_stop, StateStop, _STATE_STOP_MAX)
+
 void state_init(State *s) {
         *s = (State) {
                 .phase = CYCLE_PHASE_IDLE,
@@ -110,7 +117,7 @@ static int state_version(const State *s) {
         if (!isempty(s->boot_id) || s->drained || s->generation > 0)
                 return -EINVAL;
         for (size_t i = 0; i < s->n_domains; i++)
-                if (s->domains[i].drained)
+                if (s->domains[i].drained || s->domains[i].stop != STATE_STOP_SEEN)
                         return -EINVAL;
         return 1;
 }
@@ -149,6 +156,8 @@ static int domain_to_json(const StateDomain *d, bool v2, json_object **ret) {
                 r = json_add(o, "started", json_object_new_boolean(d->started));
         if (r >= 0 && v2)
                 r = json_add(o, "drained", json_object_new_boolean(d->drained));
+        if (r >= 0 && v2)
+                r = json_add(o, "stop", json_object_new_string(state_stop_to_string(d->stop)));
         if (r >= 0)
                 r = json_add_string_or_null(o, "xml", d->xml);
         if (r < 0)
@@ -266,7 +275,8 @@ static int json_get_nullable_string(json_object *o, const char *key, const char 
 }
 
 static int domain_from_json(State *s, json_object *d, bool v2) {
-        json_object *uuid, *name, *persistent, *started, *drained = NULL;
+        json_object *uuid, *name, *persistent, *started, *drained = NULL, *stop = NULL;
+        StateStop how = STATE_STOP_SEEN;
         const char *xml;
         int r;
 
@@ -278,6 +288,13 @@ static int domain_from_json(State *s, json_object *d, bool v2) {
         started = json_get(d, "started", json_type_boolean);
         if (v2 && !(drained = json_get(d, "drained", json_type_boolean)))
                 return -EBADMSG;
+        /* "stop" came after the first version-2 files: absent means seen, as before. */
+        if (v2 && json_object_object_get_ex(d, "stop", NULL)) {
+                stop = json_get(d, "stop", json_type_string);
+                how = stop ? state_stop_from_string(json_object_get_string(stop)) : _STATE_STOP_INVALID;
+                if (how < 0)
+                        return -EBADMSG;
+        }
         if (!uuid || !name || !persistent || !started || json_get_nullable_string(d, "xml", &xml) < 0)
                 return -EBADMSG;
         r = state_add_domain(s, json_object_get_string(uuid), json_object_get_string(name), xml,
@@ -288,6 +305,7 @@ static int domain_from_json(State *s, json_object *d, bool v2) {
                 return r;
         s->domains[s->n_domains - 1].started = json_object_get_boolean(started);
         s->domains[s->n_domains - 1].drained = drained && json_object_get_boolean(drained);
+        s->domains[s->n_domains - 1].stop = how;
         return 0;
 }
 

@@ -32,6 +32,17 @@ typedef enum RecordDurability {
         RECORD_IN_FD_STORE,     /* the disk refused; systemd's fd store holds it: degraded */
 } RecordDurability;
 
+/* How far a TD's stop got, as far as the record knows. */
+typedef enum StateStop {
+        STATE_STOP_SEEN,        /* libvirt reported it stopped (a record before this field) */
+        STATE_STOP_PENDING,     /* recorded, no shutdown sent yet */
+        STATE_STOP_SENT,        /* a shutdown may have reached libvirt; not seen stopped */
+        _STATE_STOP_MAX,
+        _STATE_STOP_INVALID = -EINVAL,
+} StateStop;
+
+DECLARE_STRING_TABLE(state_stop, StateStop);
+
 typedef struct StateDomain {
         char uuid[UUID_STRING_MAX];
         char *name;
@@ -39,6 +50,7 @@ typedef struct StateDomain {
         bool persistent;
         bool started;           /* started again after resume: never start twice */
         bool drained;           /* stopped for the operator's Drain: stays stopped until Restore */
+        StateStop stop;         /* a restarted tdsleepd knows which stops were its own */
 } StateDomain;
 
 typedef struct State {
