@@ -10,6 +10,7 @@
 #define RETURN_SETTLED(c) do { cycle_settle(c); return; } while (0)
 
 static void cycle_reconcile(Cycle *c);
+static void job_running_again(Cycle *c, Job *j, const PlanDomain *d);
 
 /* ---- sleeps ---- */
 
@@ -201,8 +202,13 @@ void cycle_on_domain(Cycle *c, const PlanDomain *d, bool started) {
                 log_job(c, j, LOG_INFO, MESSAGE_TD_STARTED, "TD %s was started by someone else", d->name);
                 job_domain(c, j)->started = true;
                 job_set_state(c, j, JOB_DROPPED);
-        } else if (IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_READY) && !c->restored &&
-                   (c->sleep_planned || c->record.drained))
+        }
+        if (c->restored)
+                RETURN_SETTLED(c);      /* taken over, but logind has not said how to go on */
+        if (started && j && j->state == JOB_STOPPED)
+                job_running_again(c, j, d);     /* the planner says, or it simply runs */
+        else if (started && IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_READY) &&
+                 (c->sleep_planned || c->record.drained))
                 cycle_replan_domain(c, d);
         cycle_kick_stops(c);
         cycle_check_prepared(c);

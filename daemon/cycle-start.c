@@ -28,6 +28,16 @@ void job_plan_start(Cycle *c, Job *j) {
                 j->attempts = 0;
                 job_set_state(c, j, JOB_START_PENDING);
                 break;
+        case JOB_LEFT_RUNNING:
+        case JOB_STOP_FAILED:
+                /* It got our shutdown and was left running: the request may still be acted
+                 * on. Watch it one more window; it is started if it stops (its STOPPED may
+                 * be on its way), or handled like any stop the sleep outlived. */
+                if (!j->delivered)
+                        break;
+                job_set_state(c, j, JOB_STOPPING);
+                j->deadline_usec = cycle_now(c) + j->timeout_usec;
+                break;
         default:
                 break;          /* on its way down (started when STOPPED comes), or done */
         }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdlib.h>
+#include <strings.h>
 
 #include "cycle-internal.h"
 #include "log.h"
@@ -45,8 +46,11 @@ static Job *cycle_want_stopped(Cycle *c, const PlanDomain *d, uint64_t timeout_u
                 j = cycle_add_job(c, d, drained);
                 if (!j)
                         return NULL;
-        } else if (job_stop_in_progress(j) || IN_SET(j->state, JOB_LEFT_RUNNING, JOB_STOP_FAILED))
+        } else if (job_stop_in_progress(j) || IN_SET(j->state, JOB_LEFT_RUNNING, JOB_STOP_FAILED)) {
+                if (j->timeout_usec == 0)
+                        j->timeout_usec = timeout_usec; /* taken over from a record */
                 return j;
+        }
         else {
                 /* Stopped before and running again (started by someone, or by us). */
                 job_set_state(c, j, JOB_STOP_PENDING);
@@ -206,6 +210,26 @@ static unsigned cycle_mark_batch(Cycle *c, unsigned room) {
         return n;
 }
 
+/* A job taken over from a record has no window yet: libvirt's table gives it. */
+static void cycle_fill_timeouts(Cycle *c) {
+        CycleWorld w;
+        bool observed = false;
+
+        for (size_t i = 0; i < c->record.n_domains; i++) {
+                Job *j = &c->jobs[i];
+
+                if (j->state != JOB_STOP_PENDING || j->timeout_usec > 0)
+                        continue;
+                if (!observed)
+                        c->ops->observe(c->userdata, &w);
+                observed = true;
+                for (size_t k = 0; k < w.n_domains; k++)
+                        if (strcasecmp(w.domains[k].uuid, c->record.domains[i].uuid) == 0)
+                                j->timeout_usec = c->record.domains[i].drained && c->drain_timeout_usec > 0 ?
+                                                  c->drain_timeout_usec : w.domains[k].timeout_usec;
+        }
+}
+
 /* Send the next shutdowns, ParallelShutdown= at a time, each recorded before it goes.
  * Returns whether the record was saved for them. */
 bool cycle_kick_stops(Cycle *c) {
@@ -216,6 +240,7 @@ bool cycle_kick_stops(Cycle *c) {
                 return false;
         in_flight = cycle_in_flight(c);
         room = max == 0 ? UINT32_MAX : max > in_flight ? max - in_flight : 0;
+        cycle_fill_timeouts(c);
         if (cycle_mark_batch(c, room) > 0) {
                 saved = true;
                 if (!cycle_save(c)) {
@@ -457,7 +482,8 @@ void cycle_act(Cycle *c, PlanMode mode, SleepStep step) {
 /* A TD started while a cycle prepares or holds: the planner decides, as for the rest. */
 void cycle_replan_domain(Cycle *c, const PlanDomain *d) {
         _cleanup_(freep) DomainVerdict *v = NULL;
-        PlanMode mode = c->sleep_planned ? PLAN_MODE_SLEEP : PLAN_MODE_DRAIN;
+        /* While drained every TD stays stopped, a sleep or not. */
+        PlanMode mode = c->record.drained ? PLAN_MODE_DRAIN : PLAN_MODE_SLEEP;
         CycleWorld w;
         Plan plan;
         PlanInput in;
