@@ -201,7 +201,6 @@ static void test_errors(void **state) {
         expect_error(f, "{\"method\":\"io.test.Nope\"}", VARLINK_ERROR_METHOD_NOT_FOUND, "method", "io.test.Nope");
         expect_error(f, "{\"method\":\"io.test.Unbound\"}", VARLINK_ERROR_METHOD_NOT_IMPLEMENTED, "method", "io.test.Unbound");
         expect_error(f, "{\"method\":\"io.other.Nope\"}", VARLINK_ERROR_INTERFACE_NOT_FOUND, "interface", "io.other");
-        expect_error(f, "{\"method\":\"nodot\"}", VARLINK_ERROR_INTERFACE_NOT_FOUND, "interface", "");
         expect_error(f, "{\"method\":\"io.test.Echo\",\"parameters\":{}}", VARLINK_ERROR_INVALID_PARAMETER, "parameter", "text");
         expect_error(f, "{\"method\":\"io.test.Echo\",\"parameters\":{\"text\":1}}", VARLINK_ERROR_INVALID_PARAMETER, "parameter", "text");
         expect_error(f, "{\"method\":\"io.test.Echo\",\"parameters\":{\"text\":\"a\",\"b\":1}}", VARLINK_ERROR_INVALID_PARAMETER, "parameter", "b");
@@ -244,6 +243,13 @@ static void test_no_method(void **state) { protocol_error(state, "{\"parameters\
 static void test_method_not_string(void **state) { protocol_error(state, "{\"method\":7}", "method"); }
 static void test_params_not_object(void **state) { protocol_error(state, "{\"method\":\"io.test.Echo\",\"parameters\":[]}", "parameters"); }
 static void test_more_and_oneway(void **state) { protocol_error(state, "{\"method\":\"io.test.Echo\",\"more\":true,\"oneway\":true}", "oneway"); }
+
+static void test_method_name_invalid(void **state) { protocol_error(state, "{\"method\":\"nodot\"}", "method"); }
+static void test_method_name_nul(void **state) { protocol_error(state, "{\"method\":\"io.test.Echo\\u0000x\",\"parameters\":{\"text\":\"a\"}}", "message"); }
+static void test_duplicate_method(void **state) { protocol_error(state, "{\"method\":\"io.test.Nope\",\"method\":\"io.test.Echo\",\"parameters\":{\"text\":\"a\"}}", "message"); }
+static void test_unknown_call_key(void **state) { protocol_error(state, "{\"method\":\"io.test.Echo\",\"parameters\":{\"text\":\"a\"},\"extra\":1}", "extra"); }
+static void test_upgrade(void **state) { protocol_error(state, "{\"method\":\"io.test.Echo\",\"parameters\":{\"text\":\"a\"},\"upgrade\":true}", "upgrade"); }
+static void test_nan(void **state) { protocol_error(state, "{\"method\":\"io.test.Echo\",\"parameters\":{\"text\":NaN}}", "message"); }
 
 static void test_oversized(void **state) {
         Fixture *f = *state;
@@ -381,7 +387,9 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_echo_split), T(test_pipelined), T(test_service), T(test_errors), T(test_more),
                 T(test_malformed_json), T(test_not_object), T(test_no_method), T(test_method_not_string),
-                T(test_params_not_object), T(test_more_and_oneway), T(test_oversized),
+                T(test_params_not_object), T(test_more_and_oneway),
+                T(test_method_name_invalid), T(test_method_name_nul), T(test_duplicate_method),
+                T(test_unknown_call_key), T(test_upgrade), T(test_nan), T(test_oversized),
                 T(test_peer_credentials), T(test_slow_reader), T(test_message_timeout),
                 T(test_async_reply_and_pipelining), T(test_gone_mid_call), T(test_half_close),
                 T(test_truncated_then_close), T(test_connections_max),
