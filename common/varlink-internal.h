@@ -35,6 +35,9 @@ struct Varlink {
 
         struct ucred ucred;
         bool ucred_valid;
+        gid_t *groups;                  /* SO_PEERGROUPS: the peer's supplementary groups */
+        size_t n_groups;
+        bool groups_valid;
         void *userdata;
 
         sd_event_source *io_source, *time_source, *defer_source;

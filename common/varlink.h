@@ -130,6 +130,10 @@ VarlinkServer *varlink_get_server(Varlink *v);
 int varlink_get_peer_uid(Varlink *v, uid_t *ret);
 int varlink_get_peer_gid(Varlink *v, gid_t *ret);
 int varlink_get_peer_pid(Varlink *v, pid_t *ret);
+/* Is the peer in group g, as its primary group (SO_PEERCRED) or a supplementary one
+ * (SO_PEERGROUPS), as the kernel recorded them when it connected? (sd-varlink has no
+ * equivalent; it offers sd_varlink_get_peer_gid() only.) */
+bool varlink_peer_in_group(Varlink *v, gid_t g);
 /* True while the connection is open. */
 bool varlink_is_connected(Varlink *v);
 

@@ -12,12 +12,15 @@
 #include "classify.h"
 #include "log.h"
 #include "manager.h"
+#include "text-util.h"
 #include "varlink.h"
 
 /* The IDL, embedded at build time from io.tdsleep.Manager.varlink. */
 extern const char manager_varlink_idl[];
 
 #define IFACE "io.tdsleep.Manager"
+/* A Hold reason goes into logind's inhibitor list and the journal: one short line. */
+#define HOLD_REASON_MAX 256
 
 typedef enum WaiterKind {
         WAITER_PREPARE,
@@ -100,35 +103,13 @@ static void on_disconnect(VarlinkServer *s, Varlink *link, void *userdata) {
 
 /* ---- who may call what ---- */
 
-/* Is the peer in group g, as primary or supplementary group? SO_PEERCRED only has
- * the primary one; /proc/PID/status lists the rest. */
-static bool peer_in_group(Varlink *link, gid_t g) {
-        _cleanup_(fclosep) FILE *f = NULL;
-        char path[64], line[4096];
-        gid_t gid;
-        pid_t pid;
-
-        if (varlink_get_peer_gid(link, &gid) >= 0 && gid == g)
-                return true;
-        if (varlink_get_peer_pid(link, &pid) < 0)
-                return false;
-        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
-        f = fopen(path, "re");
-        while (f && fgets(line, sizeof line, f))
-                if (strncmp(line, "Groups:", 7) == 0)
-                        for (char *t = strtok(line + 7, " \t\n"); t; t = strtok(NULL, " \t\n"))
-                                if ((gid_t) strtoul(t, NULL, 10) == g)
-                                        return true;
-        return false;
-}
-
 /* Reads: root and SocketGroup=. Changes: root only. Replies PermissionDenied otherwise. */
 static int verify_caller(Varlink *link, Manager *m, bool change) {
         uid_t uid;
 
         if (varlink_get_peer_uid(link, &uid) >= 0 && uid == 0)
                 return 0;
-        if (!change && m->varlink->have_group && peer_in_group(link, m->varlink->group))
+        if (!change && m->varlink->have_group && varlink_peer_in_group(link, m->varlink->group))
                 return 0;
         (void) varlink_error(link, IFACE ".PermissionDenied", NULL);
         return -EPERM;
@@ -507,8 +488,13 @@ static int vl_plan(Varlink *link, json_object *params, VarlinkMethodFlags flags,
 /* Wait for the cycle to be ready: complete_waiters() answers, now or later. Registered
  * before the cycle moves, so a caller with more sees every progress event. */
 static int add_waiter(Varlink *link, Manager *m, WaiterKind kind, VarlinkMethodFlags flags) {
-        int r = callers_add(&m->varlink->waiters, link, kind, flags & VARLINK_METHOD_MORE);
+        int r;
 
+        /* A oneway caller wants no answer: registering it would send one later, as the
+         * final reply of whatever call that connection makes next. */
+        if (flags & VARLINK_METHOD_ONEWAY)
+                return 0;
+        r = callers_add(&m->varlink->waiters, link, kind, flags & VARLINK_METHOD_MORE);
         return r < 0 ? varlink_error_errno(link, r) : 0;
 }
 
@@ -591,7 +577,7 @@ static int vl_drain(Varlink *link, json_object *params, VarlinkMethodFlags flags
         r = method_begin(link, m, true, params, table, &timeout);
         if (r < 0)
                 return r;
-        if (timeout < 0 || timeout > 3600)
+        if (!(timeout >= 0 && timeout <= 3600))        /* NaN fails both */
                 return varlink_error_invalid_parameter(link, "timeout");
         if (cycle_phase(m->cycle) != CYCLE_PHASE_IDLE)
                 return reply_busy(link, m);
@@ -631,16 +617,19 @@ static int vl_hold(Varlink *link, json_object *params, VarlinkMethodFlags flags,
                 { "reason", json_type_string, varlink_dispatch_string, 0, VARLINK_DISPATCH_MANDATORY },
                 { NULL, json_type_null, NULL, 0, 0 },
         };
-        _cleanup_(freep) char *reason = NULL;
+        _cleanup_(freep) char *reason = NULL, *escaped = NULL;
         Manager *m = userdata;
         int r;
 
         r = method_begin(link, m, true, params, table, &reason);
         if (r < 0)
                 return r;
-        if (isempty(reason) || strlen(reason) > 512)
+        if (!text_is_printable(reason, HOLD_REASON_MAX))
                 return varlink_error_invalid_parameter(link, "reason");
-        log_notice("Hold(\"%s\") from the control socket: refusing sleep until Release", reason);
+        escaped = text_escape(reason);
+        if (!escaped)
+                return varlink_error_errno(link, -ENOMEM);
+        log_notice("Hold(\"%s\") from the control socket: refusing sleep until Release", escaped);
         free(m->hold_reason);
         m->hold_reason = TAKE_PTR(reason);
         manager_refresh_block_lock(m);

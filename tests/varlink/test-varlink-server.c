@@ -276,6 +276,17 @@ static void test_peer_credentials(void **state) {
         assert_int_equal(uid, getuid());
         assert_int_equal(gid, getgid());
         assert_int_equal(pid, getpid());
+        /* SO_PEERGROUPS: every group of ours, primary and supplementary, and no other. */
+        {
+                gid_t groups[256];
+                int n = getgroups(256, groups);
+
+                assert_true(n >= 0);
+                assert_true(varlink_peer_in_group(f->link, getgid()));
+                for (int i = 0; i < n; i++)
+                        assert_true(varlink_peer_in_group(f->link, groups[i]));
+                assert_false(varlink_peer_in_group(f->link, (gid_t) 54321));
+        }
         assert_ptr_equal(varlink_get_userdata(f->link), f);
         assert_ptr_equal(varlink_get_server(f->link), f->server);
 }
