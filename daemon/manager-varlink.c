@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -745,6 +746,28 @@ static int server_bind(Manager *m, VarlinkServer *s) {
         return 0;
 }
 
+/* Every admitted connection is a file descriptor: if RLIMIT_NOFILE cannot hold them all
+ * (plus what the daemon itself uses), accept() would fail for root too. Raise the soft
+ * limit, or shrink the limits to fit, keeping a fifth of the places for root. */
+static void fit_connections_to_rlimit(VarlinkServer *s) {
+        const rlim_t own = 128, want = VARLINK_DEFAULT_CONNECTIONS_MAX + own;
+        struct rlimit rl;
+        unsigned max;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+                return;
+        if (rl.rlim_max >= want) {
+                rl.rlim_cur = want;
+                if (setrlimit(RLIMIT_NOFILE, &rl) >= 0)
+                        return;
+        }
+        max = rl.rlim_cur > own + 64 ? (unsigned) (rl.rlim_cur - own) : 64;
+        log_warning("RLIMIT_NOFILE is %llu: serving at most %u control connections instead of %u (LimitNOFILE=)",
+                    (unsigned long long) rl.rlim_cur, max, VARLINK_DEFAULT_CONNECTIONS_MAX);
+        (void) varlink_server_set_connections_max(s, max);
+        (void) varlink_server_set_connections_reserved(s, max / 5);
+}
+
 int manager_varlink_start(Manager *m) {
         _cleanup_(varlink_server_unrefp) VarlinkServer *s = NULL;
         struct group *g = getgrnam(m->config.socket_group);
@@ -760,8 +783,10 @@ int manager_varlink_start(Manager *m) {
                 log_warning("Group %s (SocketGroup=) does not exist: only root may use the control socket",
                             m->config.socket_group);
         r = varlink_server_new(&s, VARLINK_SERVER_INHERIT_USERDATA);
-        if (r >= 0)
+        if (r >= 0) {
+                fit_connections_to_rlimit(s);
                 r = server_setup(m, s);
+        }
         if (r >= 0)
                 r = m->listen_fd >= 0 ? varlink_server_listen_fd(s, TAKE_FD(m->listen_fd)) : server_bind(m, s);
         if (r < 0) {

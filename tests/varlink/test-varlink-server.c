@@ -302,15 +302,39 @@ static void test_slow_reader(void **state) {
         assert_int_equal(varlink_server_current_connections(f->server), 0);
 }
 
-static void test_message_timeout(void **state) {
+static void test_idle_timeout(void **state) {
         Fixture *f = *state;
 
-        assert_int_equal(varlink_server_set_message_timeout(f->server, 100 * USEC_PER_MSEC), 0);
+        assert_int_equal(varlink_server_set_idle_timeout(f->server, 100 * USEC_PER_MSEC), 0);
         raw_peer_write(&f->peer, "{\"method\"", 9);
         run_for(f->event, 50000);
         assert_int_equal(f->disconnects, 0);
         run_for(f->event, 150000);
         assert_int_equal(f->disconnects, 1);
+}
+
+/* Silent from the start, then a stream: only the first is idle. */
+static void test_idle_timeout_spares_streams(void **state) {
+        Fixture *f = *state;
+        json_object *m = NULL;
+        Varlink *silent = NULL;
+        RawPeer quiet;
+
+        assert_int_equal(varlink_server_set_idle_timeout(f->server, 100 * USEC_PER_MSEC), 0);
+        raw_peer_connect(&quiet, f->server, f->event, &silent);
+        varlink_ref(silent);
+        raw_peer_send(&f->peer, "{\"method\":\"io.test.Later\",\"more\":true}");
+        run_for(f->event, 250000);
+        assert_int_equal(f->disconnects, 1);            /* the silent one */
+        assert_false(varlink_is_connected(silent));
+        assert_true(varlink_is_connected(f->link));     /* a call in progress is not idle */
+        assert_int_equal(varlink_reply(f->pending, NULL), 0);
+        assert_int_equal(raw_peer_recv(&f->peer, &m), 0);
+        json_object_put(m);
+        run_for(f->event, 250000);                      /* idle again after its reply */
+        assert_int_equal(f->disconnects, 2);
+        raw_peer_done(&quiet);
+        varlink_unref(silent);
 }
 
 static void test_async_reply_and_pipelining(void **state) {
@@ -401,7 +425,7 @@ int main(void) {
                 T(test_params_not_object), T(test_more_and_oneway),
                 T(test_method_name_invalid), T(test_method_name_nul), T(test_duplicate_method),
                 T(test_unknown_call_key), T(test_upgrade), T(test_nan), T(test_oversized),
-                T(test_peer_credentials), T(test_slow_reader), T(test_message_timeout),
+                T(test_peer_credentials), T(test_slow_reader), T(test_idle_timeout), T(test_idle_timeout_spares_streams),
                 T(test_async_reply_and_pipelining), T(test_gone_mid_call), T(test_half_close),
                 T(test_truncated_then_close), T(test_connections_max),
         };
