@@ -51,6 +51,10 @@ bool logind_is_present(const Logind *l) {
         return l->present;
 }
 
+bool logind_block_pending(const Logind *l) {
+        return l->block_call != NULL;
+}
+
 const char *logind_block_why(const Logind *l) {
         return l->block_fd >= 0 ? l->block_why : NULL;
 }
@@ -139,6 +143,8 @@ static int on_block_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         r = read_inhibit_fd(reply, &fd);
         if (r < 0) {
                 log_error_errno(r, "Failed to take the sleep block lock: %s", STRERROR(r));
+                l->block_call_why = mfree(l->block_call_why);
+                manager_on_block_lock(l->manager, r);
                 return 0;
         }
         /* Swap: the old lock covers us until the new one exists. */
@@ -148,6 +154,7 @@ static int on_block_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         l->block_why = TAKE_PTR(l->block_call_why);
         log_info("Holding a sleep block lock: %s", l->block_why);
         manager_update_status(l->manager);
+        manager_on_block_lock(l->manager, 0);
         return 0;
 }
 
@@ -244,6 +251,8 @@ static void logind_appeared(Logind *l) {
 }
 
 static void logind_vanished(Logind *l) {
+        bool block_pending = l->block_call;
+
         l->present = false;
         l->delay_call = sd_bus_slot_unref(l->delay_call);
         l->block_call = sd_bus_slot_unref(l->block_call);
@@ -254,6 +263,8 @@ static void logind_vanished(Logind *l) {
         l->delay_fd = safe_close(l->delay_fd);
         l->block_fd = safe_close(l->block_fd);
         log_warning("logind went away; taking the locks again when it is back");
+        if (block_pending)
+                manager_on_block_lock(l->manager, -ESHUTDOWN);
         manager_on_logind_changed(l->manager, false, false);
 }
 

@@ -32,6 +32,9 @@ bool logind_has_delay(const Logind *l);
 /* Hold a block lock with this why (NULL: release it). Re-taken when why changes. */
 int logind_set_block(Logind *l, const char *why);
 
+/* Is a block lock request on its way to logind (manager_on_block_lock() follows)? */
+bool logind_block_pending(const Logind *l);
+
 bool logind_is_present(const Logind *l);
 /* The why of the block lock held now, NULL if none. */
 const char *logind_block_why(const Logind *l);

@@ -42,6 +42,8 @@ typedef struct ManagerVarlink {
         Caller *subscribers;
         gid_t group;
         bool have_group;
+        Varlink *hold_link;             /* a Hold() waiting for logind's answer */
+        char *hold_previous;            /* the hold to go back to if logind refuses */
 } ManagerVarlink;
 
 bool manager_has_control_socket(const Manager *m) {
@@ -97,6 +99,7 @@ static void on_disconnect(VarlinkServer *s, Varlink *link, void *userdata) {
                 return;
         callers_remove(&m->varlink->waiters, link);
         callers_remove(&m->varlink->subscribers, link);
+        /* A Hold whose caller left still gets its lock; there is just no one to tell. */
         /* A dropped slow reader may leave megabytes of freed output buffer in the heap:
          * give them back, so memory returns to where it was. */
         (void) malloc_trim(0);
@@ -613,6 +616,52 @@ static int vl_restore(Varlink *link, json_object *params, VarlinkMethodFlags fla
         return reply_phase(link, m);    /* nothing drained (-ENOENT): nothing to do */
 }
 
+static int reply_lock_refused(Varlink *link, int error) {
+        _cleanup_(json_object_putp) json_object *params = json_object_new_object();
+
+        json_object_object_add(params, "message", json_object_new_string(
+                                       error == -ENOTCONN ? "logind is not running" : STRERROR(error)));
+        return varlink_error(link, IFACE ".LockRefused", params);
+}
+
+/* Hold() is answered once logind has answered: success only with the lock held; on a
+ * refusal the previous hold comes back, so nothing changed. */
+static void hold_finish(Manager *m, int error) {
+        ManagerVarlink *vl = m->varlink;
+        _cleanup_(varlink_unrefp) Varlink *link = TAKE_PTR(vl->hold_link);
+        _cleanup_(freep) char *previous = TAKE_PTR(vl->hold_previous);
+
+        if (error >= 0) {
+                (void) varlink_reply(link, NULL);
+                return;
+        }
+        log_warning("logind refused the block lock of Hold(): %s; the hold is withdrawn", STRERROR(error));
+        free(m->hold_reason);
+        m->hold_reason = TAKE_PTR(previous);
+        manager_refresh_block_lock(m);
+        (void) reply_lock_refused(link, error);
+}
+
+void manager_on_block_lock(Manager *m, int error) {
+        if (m->varlink && m->varlink->hold_link)
+                hold_finish(m, error);
+}
+
+/* Ask for the lock with the new hold; answer now if nothing goes to logind. */
+static int hold_apply(Varlink *link, Manager *m, char *reason) {
+        const char *why;
+
+        m->varlink->hold_previous = m->hold_reason;
+        m->hold_reason = reason;
+        m->varlink->hold_link = varlink_ref(link);
+        manager_refresh_block_lock(m);
+        if (!m->varlink->hold_link || logind_block_pending(m->logind))
+                return 0;
+        why = logind_block_why(m->logind);
+        hold_finish(m, !logind_is_present(m->logind) ? -ENOTCONN : why && strstr(why, reason) ? 0 : -EIO);
+        return 0;
+}
+
 static int vl_hold(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
         static const VarlinkDispatchField table[] = {
                 { "reason", json_type_string, varlink_dispatch_string, 0, VARLINK_DISPATCH_MANDATORY },
@@ -630,11 +679,10 @@ static int vl_hold(Varlink *link, json_object *params, VarlinkMethodFlags flags,
         escaped = text_escape(reason);
         if (!escaped)
                 return varlink_error_errno(link, -ENOMEM);
+        if (m->varlink->hold_link)
+                return varlink_error_errno(link, -EBUSY);       /* one Hold at a time */
         log_notice("Hold(\"%s\") from the control socket: refusing sleep until Release", escaped);
-        free(m->hold_reason);
-        m->hold_reason = TAKE_PTR(reason);
-        manager_refresh_block_lock(m);
-        return varlink_reply(link, NULL);
+        return hold_apply(link, m, TAKE_PTR(reason));
 }
 
 static int vl_release(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
@@ -644,6 +692,12 @@ static int vl_release(Varlink *link, json_object *params, VarlinkMethodFlags fla
         r = method_begin(link, m, true, params, no_parameters, NULL);
         if (r < 0)
                 return r;
+        if (m->varlink->hold_link) {
+                /* The Hold still waiting for logind is withdrawn with the rest. */
+                (void) varlink_error_errno(m->varlink->hold_link, -ECANCELED);
+                m->varlink->hold_link = varlink_unref(m->varlink->hold_link);
+                m->varlink->hold_previous = mfree(m->varlink->hold_previous);
+        }
         if (m->hold_reason)
                 log_notice("Release() from the control socket: the operator's hold is gone");
         m->hold_reason = mfree(m->hold_reason);
@@ -803,6 +857,8 @@ void manager_varlink_free(Manager *m) {
                 return;
         callers_free(&m->varlink->waiters);
         callers_free(&m->varlink->subscribers);
+        varlink_unref(m->varlink->hold_link);
+        free(m->varlink->hold_previous);
         varlink_server_unref(m->varlink->server);
         m->varlink = mfree(m->varlink);
 }
