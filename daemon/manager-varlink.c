@@ -42,7 +42,8 @@ typedef struct ManagerVarlink {
         Caller *subscribers;
         gid_t group;
         bool have_group;
-        Varlink *hold_link;             /* a Hold() waiting for logind's answer */
+        bool hold_pending;              /* a Hold() waits for logind's answer ... */
+        Varlink *hold_link;             /* ... from this caller (NULL: oneway) */
         char *hold_previous;            /* the hold to go back to if logind refuses */
 } ManagerVarlink;
 
@@ -631,6 +632,7 @@ static void hold_finish(Manager *m, int error) {
         _cleanup_(varlink_unrefp) Varlink *link = TAKE_PTR(vl->hold_link);
         _cleanup_(freep) char *previous = TAKE_PTR(vl->hold_previous);
 
+        vl->hold_pending = false;
         if (error >= 0) {
                 (void) varlink_reply(link, NULL);
                 return;
@@ -643,19 +645,22 @@ static void hold_finish(Manager *m, int error) {
 }
 
 void manager_on_block_lock(Manager *m, int error) {
-        if (m->varlink && m->varlink->hold_link)
+        if (m->varlink && m->varlink->hold_pending)
                 hold_finish(m, error);
 }
 
 /* Ask for the lock with the new hold; answer now if nothing goes to logind. */
-static int hold_apply(Varlink *link, Manager *m, char *reason) {
+static int hold_apply(Varlink *link, Manager *m, char *reason, VarlinkMethodFlags flags) {
         const char *why;
 
         m->varlink->hold_previous = m->hold_reason;
         m->hold_reason = reason;
-        m->varlink->hold_link = varlink_ref(link);
+        m->varlink->hold_pending = true;
+        /* A oneway caller gets no answer: keeping its link would send one later, as the
+         * final reply of whatever it calls next. */
+        m->varlink->hold_link = (flags & VARLINK_METHOD_ONEWAY) ? NULL : varlink_ref(link);
         manager_refresh_block_lock(m);
-        if (!m->varlink->hold_link || logind_block_pending(m->logind))
+        if (!m->varlink->hold_pending || logind_block_pending(m->logind))
                 return 0;
         why = logind_block_why(m->logind);
         hold_finish(m, !logind_is_present(m->logind) ? -ENOTCONN : why && strstr(why, reason) ? 0 : -EIO);
@@ -679,10 +684,10 @@ static int vl_hold(Varlink *link, json_object *params, VarlinkMethodFlags flags,
         escaped = text_escape(reason);
         if (!escaped)
                 return varlink_error_errno(link, -ENOMEM);
-        if (m->varlink->hold_link)
+        if (m->varlink->hold_pending)
                 return varlink_error_errno(link, -EBUSY);       /* one Hold at a time */
         log_notice("Hold(\"%s\") from the control socket: refusing sleep until Release", escaped);
-        return hold_apply(link, m, TAKE_PTR(reason));
+        return hold_apply(link, m, TAKE_PTR(reason), flags);
 }
 
 static int vl_release(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
@@ -692,11 +697,13 @@ static int vl_release(Varlink *link, json_object *params, VarlinkMethodFlags fla
         r = method_begin(link, m, true, params, no_parameters, NULL);
         if (r < 0)
                 return r;
-        if (m->varlink->hold_link) {
+        if (m->varlink->hold_pending) {
                 /* The Hold still waiting for logind is withdrawn with the rest. */
-                (void) varlink_error_errno(m->varlink->hold_link, -ECANCELED);
+                if (m->varlink->hold_link)
+                        (void) varlink_error_errno(m->varlink->hold_link, -ECANCELED);
                 m->varlink->hold_link = varlink_unref(m->varlink->hold_link);
                 m->varlink->hold_previous = mfree(m->varlink->hold_previous);
+                m->varlink->hold_pending = false;
         }
         if (m->hold_reason)
                 log_notice("Release() from the control socket: the operator's hold is gone");

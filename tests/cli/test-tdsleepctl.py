@@ -482,7 +482,10 @@ class TestHook(CtlTestCase):
                 f.write(mem_sleep)
         p = self.ctl('hook', 'pre', step, socket_path=socket_path,
                      env=clean_env(SYSTEMD_SLEEP_ACTION=step, TDSLEEP_SYSFS_ROOT=root, TDSLEEP_TIMEOUT='0.5'))
-        content = open(path).read() if mem_sleep is not None else None
+        content = None
+        if mem_sleep is not None:
+            with open(path) as f:
+                content = f.read()
         return p, content
 
     def test_pre_unreachable_selects_s2idle_for_a_suspend(self):
