@@ -802,8 +802,15 @@ static int server_bind(Manager *m, VarlinkServer *s) {
         r = varlink_server_listen_address(s, m->socket_path, 0660);
         if (r < 0)
                 return r;
-        if (m->varlink->have_group && chown(m->socket_path, 0, m->varlink->group) < 0)
-                log_warning("Failed to give %s to group %s: %s", m->socket_path, m->config.socket_group, strerror(errno));
+        if (m->varlink->have_group && chown(m->socket_path, 0, m->varlink->group) < 0) {
+                /* Under tdsleepd.service chown is filtered (~@privileged) and CAP_CHOWN is
+                 * gone: the group cannot be given; say what that means and what works. */
+                log_warning("Cannot give %s to group %s (%s): only root can use it. To let %s read, use "
+                            "tdsleepd.socket (socket activation) instead of binding the socket here.",
+                            m->socket_path, m->config.socket_group, strerror(errno), m->config.socket_group);
+                if (chmod(m->socket_path, 0600) < 0)
+                        return -errno;
+        }
         return 0;
 }
 

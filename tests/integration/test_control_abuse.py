@@ -346,6 +346,32 @@ class ControlAbuse(TDSleepTestCase):
             call_with_groups(NOBODY_UID, OTHER_GID, [], self.sock, IFACE + ".GetStatus", {})
         self.assertNothingChanged()
 
+    # ---- 7. Socket ownership
+
+    def test_7_self_bound_socket_without_chown_says_so_and_stays_roots(self):
+        """As under the unit (no CAP_CHOWN): the group cannot be given, and tdsleepd says
+        so instead of leaving a socket that looks shared."""
+        import shutil
+        import stat
+        from tdsleeptest import TDSLEEPD
+        if not shutil.which("setpriv"):
+            self.skipTest("setpriv (util-linux) not found")
+        wrapper = os.path.join(self.dir, "tdsleepd-nochown")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec setpriv --bounding-set=-chown --inh-caps=-chown -- %s \"$@\"\n" % TDSLEEPD)
+        os.chmod(wrapper, 0o755)
+        open_for_others(self.base, self.dir)
+        self.d = self.daemon(config=control_config())
+        self.d.binary = wrapper
+        self.d.start()
+        self.sock = self.d.ctl_socket
+        self.d.wait_log(r"Cannot give .* to group nogroup .*use tdsleepd\.socket", 10)
+        st = os.stat(self.sock)
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid), (0o600, 0, 0))
+        self.assertEqual(self.status()["phase"], "idle", "root is served")
+        with self.assertRaises(AssertionError):     # EACCES on connect
+            call_with_groups(NOBODY_UID, NOGROUP_GID, [NOGROUP_GID], self.sock, IFACE + ".GetStatus", {})
+
     def assertServes(self):
         self.assertTrue(self.d.alive(), "tdsleepd died")
         self.assertEqual(self.status()["phase"], "idle")
