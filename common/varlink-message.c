@@ -166,12 +166,13 @@ bool varlink_method_name_is_valid(const char *name) {
 /* Only the keys the spec defines for a call; "upgrade" is not supported. */
 static int call_check_keys(json_object *msg, const char **ret_bad_field) {
         static const char *const known[] = { "method", "parameters", "more", "oneway", "upgrade" };
+        struct json_object_iterator it = json_object_iter_begin(msg), end = json_object_iter_end(msg);
         json_object *upgrade = NULL;
 
-        json_object_object_foreach(msg, key, value) {
+        for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+                const char *key = json_object_iter_peek_name(&it);
                 bool found = false;
 
-                (void) value;
                 for (size_t i = 0; i < ELEMENTSOF(known); i++)
                         found = found || streq(key, known[i]);
                 if (!found) {
