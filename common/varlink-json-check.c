@@ -230,7 +230,8 @@ static int scan_value(Scan *s);
 
 static int key_compare(const void *a, const void *b) {
         const Key *x = a, *y = b;
-        int c = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
+        size_t n = x->n < y->n ? x->n : y->n;
+        int c = n > 0 ? memcmp(x->s, y->s, n) : 0;     /* "" has no buffer: s is NULL */
 
         return c != 0 ? c : (x->n > y->n) - (x->n < y->n);
 }
