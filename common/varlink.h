@@ -25,11 +25,15 @@
  *  - A method that cannot stream, called with more=true, simply replies once (valid per
  *    the spec). A method that needs more checks VARLINK_METHOD_MORE itself and answers
  *    VARLINK_ERROR_EXPECTED_MORE, as systemd's methods do.
- *  - Oneway calls run the callback; whatever it replies is dropped.
- *  - Protocol violations (not JSON, not an object, "method" missing or not a string,
- *    "parameters" not an object, "more"/"oneway" not booleans or both set, a message
- *    over the size limit) get org.varlink.service.InvalidParameter naming the field
- *    ("message" for the whole message), then the connection is closed.
+ *  - Oneway calls run the callback; whatever it replies is dropped. A callback must not
+ *    keep the link of a oneway call to reply later: once it returns, a later reply
+ *    would answer whatever the connection calls next.
+ *  - Protocol violations (not strict JSON as varlink_json_check() defines it, not an
+ *    object, "method" missing, not a string or not a valid interface.Method name,
+ *    "parameters" not an object, "more"/"oneway" not booleans or both set, "upgrade"
+ *    true, a key the spec does not define, a message over the size limit) get
+ *    org.varlink.service.InvalidParameter naming the field ("message" for the whole
+ *    message), then the connection is closed.
  *  - Bounds (setters below): message size, bytes queued for output per connection
  *    (exceeded: the connection is dropped), and admission:
  *      - connections_max in all; the last connections_reserved of them only for uid 0, so
