@@ -10,10 +10,19 @@
 
 #include "macros.h"
 
-typedef struct Manager Manager;
 typedef struct Logind Logind;
 
-int logind_new(Manager *m, sd_bus *bus, Logind **ret);
+/* How logind reports: PrepareForSleep(start); logind there (with whether it prepares a
+ * sleep) or gone; a lock taken or released. */
+typedef struct LogindCallbacks {
+        void (*on_prepare_for_sleep)(void *userdata, bool start);
+        void (*on_presence)(void *userdata, bool present, bool preparing_for_sleep);
+        void (*on_locks)(void *userdata);
+        /* logind answered a block lock request: 0 granted, or why not (may be NULL). */
+        void (*on_block_result)(void *userdata, int error);
+} LogindCallbacks;
+
+int logind_new(sd_bus *bus, const LogindCallbacks *cb, void *userdata, Logind **ret);
 Logind *logind_free(Logind *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Logind *, logind_free)
 
@@ -32,7 +41,7 @@ bool logind_has_delay(const Logind *l);
 /* Hold a block lock with this why (NULL: release it). Re-taken when why changes. */
 int logind_set_block(Logind *l, const char *why);
 
-/* Is a block lock request on its way to logind (manager_on_block_lock() follows)? */
+/* Is a block lock request on its way to logind (on_block_result follows)? */
 bool logind_block_pending(const Logind *l);
 
 bool logind_is_present(const Logind *l);

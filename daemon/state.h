@@ -24,19 +24,32 @@ typedef enum CyclePhase {
 
 DECLARE_STRING_TABLE(cycle_phase, CyclePhase);
 
+#define ID128_STRING_MAX 33
+
+/* Where a saved record went. */
+typedef enum RecordDurability {
+        RECORD_ON_DISK,
+        RECORD_IN_FD_STORE,     /* the disk refused; systemd's fd store holds it: degraded */
+} RecordDurability;
+
 typedef struct StateDomain {
         char uuid[UUID_STRING_MAX];
         char *name;
         char *xml;              /* saved before the stop; re-creates a transient TD */
         bool persistent;
         bool started;           /* started again after resume: never start twice */
+        bool drained;           /* stopped for the operator's Drain: stays stopped until Restore */
 } StateDomain;
 
 typedef struct State {
         CyclePhase phase;
         SleepStep step;
+        bool drained;                   /* the operator's Drain is in force until Restore */
         MemSleep mem_sleep_restore;     /* _MEM_SLEEP_INVALID: nothing to restore */
         uint64_t started_realtime_usec;
+        char cycle_id[ID128_STRING_MAX];/* 32 hex digits; a finished cycle is never replayed */
+        char boot_id[ID128_STRING_MAX]; /* the boot it ran in */
+        uint64_t generation;            /* bumped by every save: the newest copy wins */
         StateDomain *domains;
         size_t n_domains;
 } State;
