@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -98,4 +99,22 @@ int varlink_listener_attach(VarlinkServer *s, VarlinkListener *l) {
                 return r;
         /* Before the connections of unprivileged callers (see varlink_link_attach_sources). */
         return sd_event_source_set_priority(l->source, s->priority);
+}
+
+unsigned varlink_server_fit_rlimit(VarlinkServer *s) {
+        const rlim_t own = 128, want = (rlim_t) s->connections_max + own;
+        struct rlimit rl;
+        unsigned max;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+                return 0;
+        if (rl.rlim_max >= want) {
+                rl.rlim_cur = want;
+                if (setrlimit(RLIMIT_NOFILE, &rl) >= 0)
+                        return 0;
+        }
+        max = rl.rlim_cur > own + 64 ? (unsigned) (rl.rlim_cur - own) : 64;
+        s->connections_max = max;
+        s->connections_reserved = max / 5;
+        return max;
 }

@@ -126,6 +126,11 @@ int varlink_server_set_connections_per_uid_max(VarlinkServer *s, unsigned m);
 int varlink_server_set_message_max(VarlinkServer *s, size_t m);
 int varlink_server_set_output_max(VarlinkServer *s, size_t m);
 int varlink_server_set_idle_timeout(VarlinkServer *s, uint64_t usec);
+/* Every connection is a file descriptor: if RLIMIT_NOFILE cannot hold connections_max of
+ * them (plus 128 for the rest of the process), accept() would fail for root too. Raise
+ * the soft limit, or else shrink connections_max to fit, a fifth of it reserved for root.
+ * Returns 0, or the new connections_max (for the caller to say so). */
+unsigned varlink_server_fit_rlimit(VarlinkServer *s);
 /* Number of open connections. */
 unsigned varlink_server_current_connections(VarlinkServer *s);
 

@@ -5,13 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "build-config.h"
 #include "classify.h"
+#include "hold.h"
 #include "log.h"
+#include "manager-socket.h"
 #include "manager.h"
 #include "text-util.h"
 #include "varlink.h"
@@ -42,9 +41,6 @@ typedef struct ManagerVarlink {
         Caller *subscribers;
         gid_t group;
         bool have_group;
-        bool hold_pending;              /* a Hold() waits for logind's answer ... */
-        Varlink *hold_link;             /* ... from this caller (NULL: oneway) */
-        char *hold_previous;            /* the hold to go back to if logind refuses */
 } ManagerVarlink;
 
 bool manager_has_control_socket(const Manager *m) {
@@ -442,56 +438,6 @@ static int vl_restore(Varlink *link, json_object *params, VarlinkMethodFlags fla
         return reply_phase(link, m);    /* nothing drained (-ENOENT): nothing to do */
 }
 
-static int reply_lock_refused(Varlink *link, int error) {
-        _cleanup_(json_object_putp) json_object *params = json_object_new_object();
-
-        json_object_object_add(params, "message", json_object_new_string(
-                                       error == -ENOTCONN ? "logind is not running" : STRERROR(error)));
-        return varlink_error(link, IFACE ".LockRefused", params);
-}
-
-/* Hold() is answered once logind has answered: success only with the lock held; on a
- * refusal the previous hold comes back, so nothing changed. */
-static void hold_finish(Manager *m, int error) {
-        ManagerVarlink *vl = m->varlink;
-        _cleanup_(varlink_unrefp) Varlink *link = TAKE_PTR(vl->hold_link);
-        _cleanup_(freep) char *previous = TAKE_PTR(vl->hold_previous);
-
-        vl->hold_pending = false;
-        if (error >= 0) {
-                (void) varlink_reply(link, NULL);
-                return;
-        }
-        log_warning("logind refused the block lock of Hold(): %s; the hold is withdrawn", STRERROR(error));
-        free(m->hold_reason);
-        m->hold_reason = TAKE_PTR(previous);
-        manager_refresh_block_lock(m);
-        (void) reply_lock_refused(link, error);
-}
-
-void manager_on_block_lock(Manager *m, int error) {
-        if (m->varlink && m->varlink->hold_pending)
-                hold_finish(m, error);
-}
-
-/* Ask for the lock with the new hold; answer now if nothing goes to logind. */
-static int hold_apply(Varlink *link, Manager *m, char *reason, VarlinkMethodFlags flags) {
-        const char *why;
-
-        m->varlink->hold_previous = m->hold_reason;
-        m->hold_reason = reason;
-        m->varlink->hold_pending = true;
-        /* A oneway caller gets no answer: keeping its link would send one later, as the
-         * final reply of whatever it calls next. */
-        m->varlink->hold_link = (flags & VARLINK_METHOD_ONEWAY) ? NULL : varlink_ref(link);
-        manager_refresh_block_lock(m);
-        if (!m->varlink->hold_pending || logind_block_pending(m->logind))
-                return 0;
-        why = logind_block_why(m->logind);
-        hold_finish(m, !logind_is_present(m->logind) ? -ENOTCONN : why && strstr(why, reason) ? 0 : -EIO);
-        return 0;
-}
-
 static int vl_hold(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
         static const VarlinkDispatchField table[] = {
                 { "reason", json_type_string, varlink_dispatch_string, 0, VARLINK_DISPATCH_MANDATORY },
@@ -509,10 +455,11 @@ static int vl_hold(Varlink *link, json_object *params, VarlinkMethodFlags flags,
         escaped = text_escape(reason);
         if (!escaped)
                 return varlink_error_errno(link, -ENOMEM);
-        if (m->varlink->hold_pending)
-                return varlink_error_errno(link, -EBUSY);       /* one Hold at a time */
         log_notice("Hold(\"%s\") from the control socket: refusing sleep until Release", escaped);
-        return hold_apply(link, m, TAKE_PTR(reason), flags);
+        /* A oneway caller gets no answer: keeping its link would send one later, as the
+         * final reply of whatever it calls next. */
+        r = hold_request_start(m, (flags & VARLINK_METHOD_ONEWAY) ? NULL : link, TAKE_PTR(reason));
+        return r < 0 ? varlink_error_errno(link, r) : 0;
 }
 
 static int vl_release(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
@@ -522,18 +469,9 @@ static int vl_release(Varlink *link, json_object *params, VarlinkMethodFlags fla
         r = method_begin(link, m, true, params, no_parameters, NULL);
         if (r < 0)
                 return r;
-        if (m->varlink->hold_pending) {
-                /* The Hold still waiting for logind is withdrawn with the rest. */
-                if (m->varlink->hold_link)
-                        (void) varlink_error_errno(m->varlink->hold_link, -ECANCELED);
-                m->varlink->hold_link = varlink_unref(m->varlink->hold_link);
-                m->varlink->hold_previous = mfree(m->varlink->hold_previous);
-                m->varlink->hold_pending = false;
-        }
         if (m->hold_reason)
                 log_notice("Release() from the control socket: the operator's hold is gone");
-        m->hold_reason = mfree(m->hold_reason);
-        manager_refresh_block_lock(m);
+        hold_release(m);
         return varlink_reply(link, NULL);
 }
 
@@ -612,55 +550,6 @@ static int server_setup(Manager *m, VarlinkServer *s) {
         return r;
 }
 
-/* Bind the socket ourselves (no socket unit): mode 0660, group SocketGroup=. */
-static int server_bind(Manager *m, VarlinkServer *s) {
-        _cleanup_(freep) char *dir = strdup(m->socket_path);
-        char *slash = dir ? strrchr(dir, '/') : NULL;
-        int r;
-
-        if (!dir)
-                return -ENOMEM;
-        if (slash && slash != dir) {
-                *slash = '\0';
-                (void) mkdir(dir, 0755);
-        }
-        r = varlink_server_listen_address(s, m->socket_path, 0660);
-        if (r < 0)
-                return r;
-        if (m->varlink->have_group && chown(m->socket_path, 0, m->varlink->group) < 0) {
-                /* Under tdsleepd.service chown is filtered (~@privileged) and CAP_CHOWN is
-                 * gone: the group cannot be given; say what that means and what works. */
-                log_warning("Cannot give %s to group %s (%s): only root can use it. To let %s read, use "
-                            "tdsleepd.socket (socket activation) instead of binding the socket here.",
-                            m->socket_path, m->config.socket_group, strerror(errno), m->config.socket_group);
-                if (chmod(m->socket_path, 0600) < 0)
-                        return -errno;
-        }
-        return 0;
-}
-
-/* Every admitted connection is a file descriptor: if RLIMIT_NOFILE cannot hold them all
- * (plus what the daemon itself uses), accept() would fail for root too. Raise the soft
- * limit, or shrink the limits to fit, keeping a fifth of the places for root. */
-static void fit_connections_to_rlimit(VarlinkServer *s) {
-        const rlim_t own = 128, want = VARLINK_DEFAULT_CONNECTIONS_MAX + own;
-        struct rlimit rl;
-        unsigned max;
-
-        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-                return;
-        if (rl.rlim_max >= want) {
-                rl.rlim_cur = want;
-                if (setrlimit(RLIMIT_NOFILE, &rl) >= 0)
-                        return;
-        }
-        max = rl.rlim_cur > own + 64 ? (unsigned) (rl.rlim_cur - own) : 64;
-        log_warning("RLIMIT_NOFILE is %llu: serving at most %u control connections instead of %u (LimitNOFILE=)",
-                    (unsigned long long) rl.rlim_cur, max, VARLINK_DEFAULT_CONNECTIONS_MAX);
-        (void) varlink_server_set_connections_max(s, max);
-        (void) varlink_server_set_connections_reserved(s, max / 5);
-}
-
 int manager_varlink_start(Manager *m) {
         _cleanup_(varlink_server_unrefp) VarlinkServer *s = NULL;
         struct group *g = getgrnam(m->config.socket_group);
@@ -677,11 +566,16 @@ int manager_varlink_start(Manager *m) {
                             m->config.socket_group);
         r = varlink_server_new(&s, VARLINK_SERVER_INHERIT_USERDATA);
         if (r >= 0) {
-                fit_connections_to_rlimit(s);
+                unsigned max = varlink_server_fit_rlimit(s);
+
+                if (max > 0)
+                        log_warning("RLIMIT_NOFILE is too low: serving at most %u control connections "
+                                    "instead of %u (LimitNOFILE=)", max, VARLINK_DEFAULT_CONNECTIONS_MAX);
                 r = server_setup(m, s);
         }
         if (r >= 0)
-                r = m->listen_fd >= 0 ? varlink_server_listen_fd(s, TAKE_FD(m->listen_fd)) : server_bind(m, s);
+                r = m->listen_fd >= 0 ? varlink_server_listen_fd(s, TAKE_FD(m->listen_fd)) :
+                        manager_bind_socket(m, s, m->varlink->have_group ? (int) m->varlink->group : -1);
         if (r < 0) {
                 m->varlink = mfree(m->varlink);
                 return log_error_errno(r, "Failed to set up the control socket %s: %s", m->socket_path, STRERROR(r));
@@ -696,8 +590,7 @@ void manager_varlink_free(Manager *m) {
                 return;
         callers_free(&m->varlink->waiters);
         callers_free(&m->varlink->subscribers);
-        varlink_unref(m->varlink->hold_link);
-        free(m->varlink->hold_previous);
+        hold_request_free(m);
         varlink_server_unref(m->varlink->server);
         m->varlink = mfree(m->varlink);
 }
