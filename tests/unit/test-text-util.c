@@ -13,7 +13,7 @@
 
 static void test_printable(void **state) {
         static const char *const good[] = { "firmware update #4711", "é € 😀", "\"quoted\" \\ back", "x" };
-        static const char *const bad[] = { "", "a\nb", "tab\there", "\x1b[31m", "del\x7f", "csi\xc2\x9b" "2J",
+        static const char *const bad[] = { "", "a\nb", "tab\there", "\x1b[31m", "del\x7f", "csi\xc2\x9b\x32J",
                                            "nel\xc2\x85" };
         char longest[257];
 
