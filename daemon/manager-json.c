@@ -136,7 +136,7 @@ json_object *manager_status_json(Manager *m) {
         json_object_object_add(o, "drained", json_object_new_boolean(cycle_is_drained(m->cycle)));
         json_object_object_add(o, "awaitingHook", json_object_new_boolean(cycle_awaiting_hook(m->cycle)));
         json_object_object_add(o, "awaitingLibvirt", json_object_new_boolean(cycle_awaiting_libvirt(m->cycle)));
-        json_object_object_add(o, "recordDegraded", json_object_new_boolean(cycle_record_degraded(m->cycle)));
+        json_object_object_add(o, "recordDegraded", json_object_new_boolean(manager_record_degraded(m)));
         json_object_object_add(o, "kernelPolicy", json_object_new_string(strna(kernel_policy_to_string(m->kernel_policy))));
         json_object_object_add(o, "memSleep", manager_json_string_or_null(mem_sleep_to_string(p.mem_sleep_selected)));
         json_object_object_add(o, "tdsRunning", json_object_new_int((int) manager_count_running_tds(m)));

@@ -80,8 +80,11 @@ static void manager_check_inhibit_delay(Manager *m) {
 
         if (have > 0 && have < need)
                 log_warning("logind's InhibitDelayMaxSec is %.0fs, but stopping TDs may take up to %.0fs "
-                            "(ShutdownTimeoutSec= plus force-off): raise InhibitDelayMaxSec in a logind.conf.d "
-                            "drop-in, or logind may put the host to sleep with TDs still running",
+                            "(ShutdownTimeoutSec= plus force-off): logind may put the host to sleep with TDs "
+                            "still running. logind reads its drop-ins only when it starts: if tdsleep's "
+                            "(InhibitDelayMaxSec=90) came after that, reboot or run 'systemctl restart "
+                            "systemd-logind' while nobody is logged in; else raise InhibitDelayMaxSec= in "
+                            "/etc/systemd/logind.conf.d/",
                             (double) have / USEC_PER_SEC, (double) need / USEC_PER_SEC);
 }
 
@@ -319,6 +322,12 @@ static const VirtCallbacks virt_callbacks = {
         .on_connection = manager_on_libvirt_changed,
 };
 
+bool manager_record_degraded(const Manager *m) {
+        /* The engine knows a save that failed; the record also knows a finished cycle it
+         * could only mark in the fd store, and a load that went on from there. */
+        return cycle_record_degraded(m->cycle) || record_degraded(m->record);
+}
+
 int manager_start_virt(Manager *m) {
         int r = virt_new(m->event, manager_libvirt_uri(m), &virt_callbacks, m, &m->virt);
 
@@ -355,7 +364,7 @@ void manager_update_status(Manager *m) {
                      virt_is_connected(m->virt) ? "connected" : "disconnected",
                      m->cpus && !cpu_picture_can_create_td(cpus_picture(m->cpus)) ?
                      "; TDs cannot be created: a CPU package has no online CPU" : "",
-                     cycle_record_degraded(m->cycle) ? "; record degraded: the disk refused it" : "") < 0)
+                     manager_record_degraded(m) ? "; record degraded: the disk refused it" : "") < 0)
                 return;
         if (m->last_status && streq(m->last_status, status)) {
                 free(status);

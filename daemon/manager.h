@@ -121,6 +121,9 @@ int manager_plan_json(Manager *m, const char *operation, json_object **ret);
 /* "suspend", "hibernate", ... or a SYSTEMD_SLEEP_ACTION value -> step; -EINVAL otherwise. */
 int manager_parse_step(const char *s, SleepStep *ret);
 
+/* The record has no copy on disk (only in systemd's fd store), or none at all. */
+bool manager_record_degraded(const Manager *m);
+
 /* Number of running domains that are protected (TDs by config and metadata). */
 unsigned manager_count_running_tds(Manager *m);
 /* Send STATUS= if it changed. */

@@ -406,8 +406,9 @@ def fmt_entry(e):
 
 
 class Container:
-    def __init__(self, name, tree, workdir, binds):
+    def __init__(self, name, tree, workdir, binds, private_network=True):
         self.name = name
+        self.private_network = private_network
         self.tree = tree
         self.workdir = workdir
         self.binds = binds                  # [(host, container)]
@@ -424,7 +425,8 @@ class Container:
         script = ('for p in $CGS; do echo $$ > "$p/cgroup.procs" || exit 1; done && '
                   'mount -t tmpfs tmpfs /run/systemd && exec systemd-nspawn "$@"')
         args = ["-q", "-D", self.tree, "-M", self.name, "--boot", "--register=no", "--keep-unit",
-                "--console=pipe", "--private-network", "--setenv=SYSTEMD_COLORS=0"]
+                "--console=pipe", "--setenv=SYSTEMD_COLORS=0"] + \
+            (["--private-network"] if self.private_network else [])
         for host, ct in self.binds:
             args.append("--bind=%s:%s" % (host, ct))
         env = dict(os.environ, CGS=" ".join(self.cg.paths))
