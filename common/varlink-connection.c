@@ -105,7 +105,9 @@ static uint64_t now_usec(Varlink *v) {
         return t;
 }
 
-/* Read only while no complete message waits; time out a message left half-sent. */
+/* Read only while no complete message waits. Idle (no call running, none complete in
+ * the buffer, a half-sent one included) for longer than the idle timeout: closed, so a
+ * connection that never calls cannot keep its place. */
 static void link_update_sources(Varlink *v) {
         bool has_message = link_has_message(v);
         bool want_read = !v->read_eof && !v->close_after_flush && !has_message;
@@ -115,17 +117,16 @@ static void link_update_sources(Varlink *v) {
                 events |= EPOLLOUT;
         (void) sd_event_source_set_io_events(v->io_source, events);
 
-        if (!want_read || varlink_buffer_pending(&v->input) == 0) {
-                v->partial_since = 0;
+        if (!want_read || v->state != VARLINK_IDLE) {
+                v->idle_since = 0;
                 (void) sd_event_source_set_enabled(v->time_source, SD_EVENT_OFF);
                 return;
         }
-        if (v->partial_since == 0) {
-                v->partial_since = now_usec(v);
-                (void) sd_event_source_set_time(v->time_source,
-                                                v->partial_since + v->server->message_timeout_usec);
-                (void) sd_event_source_set_enabled(v->time_source, SD_EVENT_ONESHOT);
-        }
+        if (v->idle_since == 0)
+                v->idle_since = now_usec(v);
+        /* Set each time, so that a changed timeout applies to open connections too. */
+        (void) sd_event_source_set_time(v->time_source, v->idle_since + v->server->idle_timeout_usec);
+        (void) sd_event_source_set_enabled(v->time_source, SD_EVENT_ONESHOT);
 }
 
 static void link_process(Varlink *v) {
@@ -138,7 +139,7 @@ static void link_process(Varlink *v) {
                 r = varlink_buffer_next(&v->input, v->input_max, &text, &len);
                 if (r == 0)
                         break;
-                v->partial_since = 0;
+                v->idle_since = 0;
                 if (r < 0)
                         link_protocol_error(v, "message");
                 else
@@ -184,12 +185,13 @@ static int on_link_defer(sd_event_source *source, void *userdata) {
 }
 
 static int on_link_timeout(sd_event_source *source, uint64_t usec, void *userdata) {
-        log_debug("varlink: message not completed in time, dropping connection");
+        log_debug("varlink: no call within the idle timeout, dropping connection");
         varlink_server_drop_link(userdata);
         return 0;
 }
 
 int varlink_link_attach_sources(VarlinkServer *s, Varlink *v) {
+        int64_t priority = s->priority + !(v->ucred_valid && v->ucred.uid == 0);
         int r;
 
         r = sd_event_add_io(s->event, &v->io_source, v->fd, EPOLLIN | EPOLLRDHUP, on_link_io, v);
@@ -200,10 +202,13 @@ int varlink_link_attach_sources(VarlinkServer *s, Varlink *v) {
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(v->time_source, SD_EVENT_OFF);
-        (void) sd_event_source_set_priority(v->io_source, s->priority);
-        (void) sd_event_source_set_priority(v->time_source, s->priority);
-        (void) sd_event_source_set_priority(v->defer_source, s->priority);
+        /* sd-event runs one ready source per iteration, the highest priority first: root's
+         * connections (and the listener) go before every unprivileged one. */
+        (void) sd_event_source_set_priority(v->io_source, priority);
+        (void) sd_event_source_set_priority(v->time_source, priority);
+        (void) sd_event_source_set_priority(v->defer_source, priority);
         varlink_kick(v);        /* process what may already be buffered */
+        link_update_sources(v); /* the idle timer runs from connect() */
         return 0;
 }
 

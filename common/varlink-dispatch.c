@@ -2,6 +2,7 @@
 /* Table-driven checking of method parameters, like sd_json_dispatch(). */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,9 +125,16 @@ int varlink_dispatch_uint32(const char *name, json_object *v, void *dest) {
 }
 
 int varlink_dispatch_double(const char *name, json_object *v, void *dest) {
+        double d;
+
         if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
                 return -EINVAL;
-        *(double *) dest = json_object_get_double(v);
+        /* varlink_json_check() refuses NaN and Inf on the wire; objects built in-process may
+         * still hold them. */
+        d = json_object_get_double(v);
+        if (!isfinite(d))
+                return -ERANGE;
+        *(double *) dest = d;
         return 0;
 }
 

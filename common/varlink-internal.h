@@ -35,10 +35,13 @@ struct Varlink {
 
         struct ucred ucred;
         bool ucred_valid;
+        gid_t *groups;                  /* SO_PEERGROUPS: the peer's supplementary groups */
+        size_t n_groups;
+        bool groups_valid;
         void *userdata;
 
         sd_event_source *io_source, *time_source, *defer_source;
-        uint64_t partial_since;         /* CLOCK_MONOTONIC usec when the partial message began */
+        uint64_t idle_since;            /* CLOCK_MONOTONIC usec since when no call is in progress */
         uint64_t timeout_usec;          /* client: per reply */
         bool read_eof, close_after_flush;
 };
@@ -76,9 +79,10 @@ struct VarlinkServer {
         Varlink *links;
         unsigned n_links;
 
-        unsigned connections_max;
+        unsigned connections_max, connections_reserved, connections_per_uid_max;
         size_t message_max, output_max;
-        uint64_t message_timeout_usec;
+        uint64_t idle_timeout_usec;
+        sd_event_source *accept_retry;  /* listeners paused after EMFILE */
 
         char *vendor, *product, *version, *url;
 };
@@ -93,6 +97,9 @@ void varlink_end_call(Varlink *v);
 
 /* varlink-server.c: fill sa from "/path", "unix:/path" or "@abstract". */
 int varlink_sockaddr_from_address(const char *address, struct sockaddr_un *sa, socklen_t *ret_len);
+
+/* varlink-accept.c: watch a listening socket for connections to admit. */
+int varlink_listener_attach(VarlinkServer *s, VarlinkListener *l);
 
 /* varlink-connection.c */
 void varlink_server_drop_link(Varlink *v);

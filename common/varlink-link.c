@@ -10,6 +10,28 @@
 
 #define READ_CHUNK (16U * 1024U)
 
+/* The peer's supplementary groups as the kernel recorded them at connect() time: no
+ * /proc lookup (which ProtectProc=invisible hides and which races with PID reuse). */
+static int read_peer_groups(Varlink *v) {
+        socklen_t len = 16 * sizeof(gid_t);
+
+        for (;;) {
+                gid_t *a = realloc(v->groups, len > 0 ? len : sizeof(gid_t));
+
+                if (!a)
+                        return -ENOMEM;
+                v->groups = a;
+                if (getsockopt(v->fd, SOL_SOCKET, SO_PEERGROUPS, v->groups, &len) >= 0)
+                        break;
+                if (errno != ERANGE)
+                        return -errno;
+                /* len now says how much is needed. */
+        }
+        v->n_groups = len / sizeof(gid_t);
+        v->groups_valid = true;
+        return 0;
+}
+
 int varlink_new(Varlink **ret, int fd) {
         Varlink *v;
         socklen_t len = sizeof(struct ucred);
@@ -27,6 +49,8 @@ int varlink_new(Varlink **ret, int fd) {
         };
         v->ucred_valid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &v->ucred, &len) >= 0 &&
                          len == sizeof(struct ucred) && v->ucred.pid > 0;
+        if (v->ucred_valid)
+                (void) read_peer_groups(v);
         *ret = v;
         return 0;
 }
@@ -44,6 +68,7 @@ static Varlink *varlink_free(Varlink *v) {
         varlink_buffer_done(&v->output);
         json_object_put(v->current);
         json_object_put(v->reply);
+        free(v->groups);
         free(v);
         return NULL;
 }
@@ -113,6 +138,17 @@ int varlink_get_peer_pid(Varlink *v, pid_t *ret) {
                 return -ENODATA;
         *ret = v->ucred.pid;
         return 0;
+}
+
+bool varlink_peer_in_group(Varlink *v, gid_t g) {
+        if (!v || !v->ucred_valid)
+                return false;
+        if (v->ucred.gid == g)
+                return true;
+        for (size_t i = 0; v->groups_valid && i < v->n_groups; i++)
+                if (v->groups[i] == g)
+                        return true;
+        return false;
 }
 
 const char *varlink_get_current_method(Varlink *v) {

@@ -85,6 +85,8 @@ int varlink_message_parse(const char *text, size_t len, json_object **ret) {
 
         if (len > INT32_MAX)
                 return -EMSGSIZE;
+        if (varlink_json_check(text, len) < 0)
+                return -EBADMSG;
         tok = json_tokener_new_ex(JSON_DEPTH_MAX);
         if (!tok)
                 return -ENOMEM;
@@ -122,6 +124,69 @@ static int get_bool_field(json_object *msg, const char *key, bool *ret) {
         return r < 0 ? r : 0;
 }
 
+static bool is_alnum(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* One dot-separated part of an interface name: [A-Za-z0-9]([-]*[A-Za-z0-9])*, the first
+ * part starting with a letter. Returns its length, 0 if invalid. */
+static size_t interface_part(const char *s, bool first) {
+        size_t n = 0;
+
+        if (!is_alnum(s[0]) || (first && s[0] >= '0' && s[0] <= '9'))
+                return 0;
+        while (is_alnum(s[n]) || s[n] == '-')
+                n++;
+        return s[n - 1] == '-' ? 0 : n;
+}
+
+bool varlink_method_name_is_valid(const char *name) {
+        const char *dot = strrchr(name, '.');
+        size_t parts = 0;
+
+        if (!dot || !(dot[1] >= 'A' && dot[1] <= 'Z'))
+                return false;
+        for (const char *m = dot + 2; *m; m++)
+                if (!is_alnum(*m))
+                        return false;
+        for (const char *p = name;; p++) {
+                size_t n = interface_part(p, parts == 0);
+
+                if (n == 0)
+                        return false;
+                parts++;
+                p += n;
+                if (p == dot)
+                        return parts >= 2;
+                if (*p != '.')
+                        return false;
+        }
+}
+
+/* Only the keys the spec defines for a call; "upgrade" is not supported. */
+static int call_check_keys(json_object *msg, const char **ret_bad_field) {
+        static const char *const known[] = { "method", "parameters", "more", "oneway", "upgrade" };
+        struct json_object_iterator it = json_object_iter_begin(msg), end = json_object_iter_end(msg);
+        json_object *upgrade = NULL;
+
+        for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+                const char *key = json_object_iter_peek_name(&it);
+                bool found = false;
+
+                for (size_t i = 0; i < ELEMENTSOF(known); i++)
+                        found = found || streq(key, known[i]);
+                if (!found) {
+                        *ret_bad_field = key;
+                        return -EBADMSG;
+                }
+        }
+        *ret_bad_field = "upgrade";
+        if (json_object_object_get_ex(msg, "upgrade", &upgrade) && upgrade &&
+            (!json_object_is_type(upgrade, json_type_boolean) || json_object_get_boolean(upgrade)))
+                return -EBADMSG;
+        return 0;
+}
+
 int varlink_call_parse(json_object *msg, VarlinkCallInfo *ret, const char **ret_bad_field) {
         json_object *method = NULL, *params = NULL;
         bool more, oneway;
@@ -129,8 +194,11 @@ int varlink_call_parse(json_object *msg, VarlinkCallInfo *ret, const char **ret_
         *ret_bad_field = "message";
         if (!json_object_is_type(msg, json_type_object))
                 return -EBADMSG;
+        if (call_check_keys(msg, ret_bad_field) < 0)
+                return -EBADMSG;
         *ret_bad_field = "method";
-        if (get_field(msg, "method", json_type_string, &method) <= 0)
+        if (get_field(msg, "method", json_type_string, &method) <= 0 ||
+            !varlink_method_name_is_valid(json_object_get_string(method)))
                 return -EBADMSG;
         *ret_bad_field = "parameters";
         if (get_field(msg, "parameters", json_type_object, &params) < 0)

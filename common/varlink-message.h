@@ -41,9 +41,16 @@ void varlink_buffer_consume(VarlinkBuffer *b, size_t n);
 /* Find the next NUL-terminated message: 1 with *ret (NUL-terminated, inside the buffer,
  * consume *ret_len + 1 when done), 0 if incomplete, -EMSGSIZE if it exceeds max bytes. */
 int varlink_buffer_next(VarlinkBuffer *b, size_t max, const char **ret, size_t *ret_len);
-/* Parse one message's text (len bytes, no NUL inside) into a JSON object. -EBADMSG. */
+/* Strict JSON (varlink-json-check.c): RFC 8259 grammar, finite numbers, no duplicate
+ * keys, strings of valid UTF-8 without NUL, surrogates or noncharacters. 0 or -EBADMSG. */
+int varlink_json_check(const char *text, size_t len);
+/* Is name "interface.Method" as the Varlink spec defines both parts? */
+bool varlink_method_name_is_valid(const char *name);
+/* Parse one message's text (len bytes, no NUL inside) into a JSON object, after
+ * varlink_json_check(). -EBADMSG. */
 int varlink_message_parse(const char *text, size_t len, json_object **ret);
-/* Validate a call; on -EBADMSG *ret_bad_field names the offending field ("message" if none). */
+/* Validate a call: known keys only, a valid method name, "upgrade" (unsupported) false;
+ * on -EBADMSG *ret_bad_field names the offending field ("message" if none). */
 int varlink_call_parse(json_object *msg, VarlinkCallInfo *ret, const char **ret_bad_field);
 /* Validate a reply. -EBADMSG. */
 int varlink_reply_parse(json_object *msg, VarlinkReplyInfo *ret);

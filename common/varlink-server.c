@@ -21,9 +21,11 @@ int varlink_server_new(VarlinkServer **ret, VarlinkServerFlags flags) {
                 .n_ref = 1,
                 .flags = flags,
                 .connections_max = VARLINK_DEFAULT_CONNECTIONS_MAX,
+                .connections_reserved = VARLINK_DEFAULT_CONNECTIONS_RESERVED,
+                .connections_per_uid_max = VARLINK_DEFAULT_CONNECTIONS_PER_UID_MAX,
                 .message_max = VARLINK_DEFAULT_MESSAGE_MAX,
                 .output_max = VARLINK_DEFAULT_OUTPUT_MAX,
-                .message_timeout_usec = VARLINK_DEFAULT_MESSAGE_TIMEOUT_USEC,
+                .idle_timeout_usec = VARLINK_DEFAULT_IDLE_TIMEOUT_USEC,
         };
         *ret = s;
         return 0;
@@ -166,49 +168,29 @@ int varlink_server_set_output_max(VarlinkServer *s, size_t m) {
         return 0;
 }
 
-int varlink_server_set_message_timeout(VarlinkServer *s, uint64_t usec) {
+int varlink_server_set_connections_reserved(VarlinkServer *s, unsigned m) {
         if (!s)
                 return -EINVAL;
-        s->message_timeout_usec = usec > 0 ? usec : VARLINK_DEFAULT_MESSAGE_TIMEOUT_USEC;
+        s->connections_reserved = m;
+        return 0;
+}
+
+int varlink_server_set_connections_per_uid_max(VarlinkServer *s, unsigned m) {
+        if (!s)
+                return -EINVAL;
+        s->connections_per_uid_max = m > 0 ? m : VARLINK_DEFAULT_CONNECTIONS_PER_UID_MAX;
+        return 0;
+}
+
+int varlink_server_set_idle_timeout(VarlinkServer *s, uint64_t usec) {
+        if (!s)
+                return -EINVAL;
+        s->idle_timeout_usec = usec > 0 ? usec : VARLINK_DEFAULT_IDLE_TIMEOUT_USEC;
         return 0;
 }
 
 unsigned varlink_server_current_connections(VarlinkServer *s) {
         return s ? s->n_links : 0;
-}
-
-static int on_listen_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
-        VarlinkServer *s = userdata;
-        int cfd, r;
-
-        cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0) {
-                if (errno != EAGAIN && errno != EINTR)
-                        log_debug("varlink: accept failed: %s", strerror(errno));
-                return 0;
-        }
-        if (s->n_links >= s->connections_max) {
-                log_debug("varlink: %u connections open, refusing another", s->n_links);
-                safe_close(cfd);
-                return 0;
-        }
-        r = varlink_server_add_connection(s, cfd, NULL);
-        if (r < 0) {
-                log_debug("varlink: cannot serve new connection: %s", strerror(-r));
-                safe_close(cfd);
-        }
-        return 0;
-}
-
-static int listener_attach(VarlinkServer *s, VarlinkListener *l) {
-        int r;
-
-        if (!s->event || l->source)
-                return 0;
-        r = sd_event_add_io(s->event, &l->source, l->fd, EPOLLIN, on_listen_io, s);
-        if (r < 0)
-                return r;
-        return sd_event_source_set_priority(l->source, s->priority);
 }
 
 int varlink_server_listen_fd(VarlinkServer *s, int fd) {
@@ -225,7 +207,7 @@ int varlink_server_listen_fd(VarlinkServer *s, int fd) {
                 return -ENOMEM;
         s->listeners = a;
         s->listeners[s->n_listeners] = (VarlinkListener) { .fd = fd };
-        r = listener_attach(s, &s->listeners[s->n_listeners]);
+        r = varlink_listener_attach(s, &s->listeners[s->n_listeners]);
         if (r < 0)
                 return r;       /* the caller still owns fd */
         s->n_listeners++;
@@ -298,7 +280,7 @@ int varlink_server_attach_event(VarlinkServer *s, sd_event *event, int64_t prior
         }
         s->priority = priority;
         for (size_t i = 0; i < s->n_listeners; i++) {
-                r = listener_attach(s, &s->listeners[i]);
+                r = varlink_listener_attach(s, &s->listeners[i]);
                 if (r < 0)
                         goto fail;
         }
@@ -318,6 +300,7 @@ int varlink_server_detach_event(VarlinkServer *s) {
                 return -EINVAL;
         for (size_t i = 0; i < s->n_listeners; i++)
                 s->listeners[i].source = sd_event_source_disable_unref(s->listeners[i].source);
+        s->accept_retry = sd_event_source_disable_unref(s->accept_retry);
         for (Varlink *v = s->links; v; v = v->next) {
                 v->io_source = sd_event_source_disable_unref(v->io_source);
                 v->time_source = sd_event_source_disable_unref(v->time_source);

@@ -25,13 +25,26 @@
  *  - A method that cannot stream, called with more=true, simply replies once (valid per
  *    the spec). A method that needs more checks VARLINK_METHOD_MORE itself and answers
  *    VARLINK_ERROR_EXPECTED_MORE, as systemd's methods do.
- *  - Oneway calls run the callback; whatever it replies is dropped.
- *  - Protocol violations (not JSON, not an object, "method" missing or not a string,
- *    "parameters" not an object, "more"/"oneway" not booleans or both set, a message
- *    over the size limit) get org.varlink.service.InvalidParameter naming the field
- *    ("message" for the whole message), then the connection is closed.
- *  - Bounds (setters below): message size, connections, bytes queued for output per
- *    connection (exceeded: the connection is dropped), time to finish a started message. */
+ *  - Oneway calls run the callback; whatever it replies is dropped. A callback must not
+ *    keep the link of a oneway call to reply later: once it returns, a later reply
+ *    would answer whatever the connection calls next.
+ *  - Protocol violations (not strict JSON as varlink_json_check() defines it, not an
+ *    object, "method" missing, not a string or not a valid interface.Method name,
+ *    "parameters" not an object, "more"/"oneway" not booleans or both set, "upgrade"
+ *    true, a key the spec does not define, a message over the size limit) get
+ *    org.varlink.service.InvalidParameter naming the field ("message" for the whole
+ *    message), then the connection is closed.
+ *  - Bounds (setters below): message size, bytes queued for output per connection
+ *    (exceeded: the connection is dropped), and admission:
+ *      - connections_max in all; the last connections_reserved of them only for uid 0, so
+ *        that root (the sleep hook, root's tdsleepctl) always gets in;
+ *      - at most connections_per_uid_max for each other uid;
+ *      - a connection that sends no complete call within the idle timeout (counted from
+ *        connect() or from the end of its last call) is closed; a call in progress, such
+ *        as a "more" stream, is not idle.
+ *    A connection over a limit is accepted and closed at once. Connections of uid 0 are
+ *    served at a higher sd-event priority than the others, so a busy unprivileged
+ *    connection never delays root's calls by more than the call being run. */
 
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -56,8 +69,10 @@ typedef struct VarlinkServer VarlinkServer;
 #define VARLINK_DEFAULT_MESSAGE_MAX        (64U * 1024U)            /* server input */
 #define VARLINK_DEFAULT_CLIENT_MESSAGE_MAX (16U * 1024U * 1024U)    /* client input */
 #define VARLINK_DEFAULT_OUTPUT_MAX         (2U * 1024U * 1024U)
-#define VARLINK_DEFAULT_CONNECTIONS_MAX    256U
-#define VARLINK_DEFAULT_MESSAGE_TIMEOUT_USEC (10 * USEC_PER_SEC)
+#define VARLINK_DEFAULT_CONNECTIONS_MAX    1280U
+#define VARLINK_DEFAULT_CONNECTIONS_RESERVED 256U                   /* of those, for root only */
+#define VARLINK_DEFAULT_CONNECTIONS_PER_UID_MAX 16U                 /* each uid but root */
+#define VARLINK_DEFAULT_IDLE_TIMEOUT_USEC  (5 * USEC_PER_SEC)
 #define VARLINK_DEFAULT_TIMEOUT_USEC       (45 * USEC_PER_SEC)
 #define VARLINK_TIMEOUT_INFINITY           UINT64_MAX
 
@@ -105,9 +120,17 @@ int varlink_server_listen_address(VarlinkServer *s, const char *address, mode_t 
 int varlink_server_add_connection(VarlinkServer *s, int fd, Varlink **ret);
 /* Bounds; 0 restores the default. */
 int varlink_server_set_connections_max(VarlinkServer *s, unsigned m);
+/* Slots of connections_max only uid 0 may use (sd-varlink has none; it may be 0 here). */
+int varlink_server_set_connections_reserved(VarlinkServer *s, unsigned m);
+int varlink_server_set_connections_per_uid_max(VarlinkServer *s, unsigned m);
 int varlink_server_set_message_max(VarlinkServer *s, size_t m);
 int varlink_server_set_output_max(VarlinkServer *s, size_t m);
-int varlink_server_set_message_timeout(VarlinkServer *s, uint64_t usec);
+int varlink_server_set_idle_timeout(VarlinkServer *s, uint64_t usec);
+/* Every connection is a file descriptor: if RLIMIT_NOFILE cannot hold connections_max of
+ * them (plus 128 for the rest of the process), accept() would fail for root too. Raise
+ * the soft limit, or else shrink connections_max to fit, a fifth of it reserved for root.
+ * Returns 0, or the new connections_max (for the caller to say so). */
+unsigned varlink_server_fit_rlimit(VarlinkServer *s);
 /* Number of open connections. */
 unsigned varlink_server_current_connections(VarlinkServer *s);
 
@@ -130,6 +153,10 @@ VarlinkServer *varlink_get_server(Varlink *v);
 int varlink_get_peer_uid(Varlink *v, uid_t *ret);
 int varlink_get_peer_gid(Varlink *v, gid_t *ret);
 int varlink_get_peer_pid(Varlink *v, pid_t *ret);
+/* Is the peer in group g, as its primary group (SO_PEERCRED) or a supplementary one
+ * (SO_PEERGROUPS), as the kernel recorded them when it connected? (sd-varlink has no
+ * equivalent; it offers sd_varlink_get_peer_gid() only.) */
+bool varlink_peer_in_group(Varlink *v, gid_t g);
 /* True while the connection is open. */
 bool varlink_is_connected(Varlink *v);
 

@@ -52,6 +52,10 @@ bool logind_is_present(const Logind *l) {
         return l->present;
 }
 
+bool logind_block_pending(const Logind *l) {
+        return l->block_call != NULL;
+}
+
 const char *logind_block_why(const Logind *l) {
         return l->block_fd >= 0 ? l->block_why : NULL;
 }
@@ -140,6 +144,9 @@ static int on_block_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         r = read_inhibit_fd(reply, &fd);
         if (r < 0) {
                 log_error_errno(r, "Failed to take the sleep block lock: %s", STRERROR(r));
+                l->block_call_why = mfree(l->block_call_why);
+                if (l->cb->on_block_result)
+                        l->cb->on_block_result(l->userdata, r);
                 return 0;
         }
         /* Swap: the old lock covers us until the new one exists. */
@@ -149,6 +156,8 @@ static int on_block_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         l->block_why = TAKE_PTR(l->block_call_why);
         log_info("Holding a sleep block lock: %s", l->block_why);
         l->cb->on_locks(l->userdata);
+        if (l->cb->on_block_result)
+                l->cb->on_block_result(l->userdata, 0);
         return 0;
 }
 
@@ -305,6 +314,8 @@ static void logind_appeared(Logind *l) {
 }
 
 static void logind_vanished(Logind *l) {
+        bool block_pending = l->block_call;
+
         l->present = false;
         l->delay_call = sd_bus_slot_unref(l->delay_call);
         l->block_call = sd_bus_slot_unref(l->block_call);
@@ -315,6 +326,9 @@ static void logind_vanished(Logind *l) {
          * restarts, and closing them now would leave no lock at all in between. Whether
          * the new instance knows them is checked when it is back (logind_check_locks). */
         log_warning("logind went away; keeping our locks, and checking them when it is back");
+        /* A block lock asked for and not granted will not be: say so (a Hold waits). */
+        if (block_pending && l->cb->on_block_result)
+                l->cb->on_block_result(l->userdata, -ESHUTDOWN);
         l->cb->on_presence(l->userdata, false, false);
 }
 

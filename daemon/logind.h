@@ -18,6 +18,8 @@ typedef struct LogindCallbacks {
         void (*on_prepare_for_sleep)(void *userdata, bool start);
         void (*on_presence)(void *userdata, bool present, bool preparing_for_sleep);
         void (*on_locks)(void *userdata);
+        /* logind answered a block lock request: 0 granted, or why not (may be NULL). */
+        void (*on_block_result)(void *userdata, int error);
 } LogindCallbacks;
 
 int logind_new(sd_bus *bus, const LogindCallbacks *cb, void *userdata, Logind **ret);
@@ -38,6 +40,9 @@ bool logind_has_delay(const Logind *l);
 
 /* Hold a block lock with this why (NULL: release it). Re-taken when why changes. */
 int logind_set_block(Logind *l, const char *why);
+
+/* Is a block lock request on its way to logind (on_block_result follows)? */
+bool logind_block_pending(const Logind *l);
 
 bool logind_is_present(const Logind *l);
 /* The why of the block lock held now, NULL if none. */

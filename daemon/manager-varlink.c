@@ -5,19 +5,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "build-config.h"
 #include "classify.h"
+#include "hold.h"
 #include "log.h"
+#include "manager-socket.h"
 #include "manager.h"
+#include "text-util.h"
 #include "varlink.h"
 
 /* The IDL, embedded at build time from io.tdsleep.Manager.varlink. */
 extern const char manager_varlink_idl[];
 
 #define IFACE "io.tdsleep.Manager"
+/* A Hold reason goes into logind's inhibitor list and the journal: one short line. */
+#define HOLD_REASON_MAX 256
 
 typedef enum WaiterKind {
         WAITER_PREPARE,
@@ -93,6 +96,7 @@ static void on_disconnect(VarlinkServer *s, Varlink *link, void *userdata) {
                 return;
         callers_remove(&m->varlink->waiters, link);
         callers_remove(&m->varlink->subscribers, link);
+        /* A Hold whose caller left still gets its lock; there is just no one to tell. */
         /* A dropped slow reader may leave megabytes of freed output buffer in the heap:
          * give them back, so memory returns to where it was. */
         (void) malloc_trim(0);
@@ -100,35 +104,13 @@ static void on_disconnect(VarlinkServer *s, Varlink *link, void *userdata) {
 
 /* ---- who may call what ---- */
 
-/* Is the peer in group g, as primary or supplementary group? SO_PEERCRED only has
- * the primary one; /proc/PID/status lists the rest. */
-static bool peer_in_group(Varlink *link, gid_t g) {
-        _cleanup_(fclosep) FILE *f = NULL;
-        char path[64], line[4096];
-        gid_t gid;
-        pid_t pid;
-
-        if (varlink_get_peer_gid(link, &gid) >= 0 && gid == g)
-                return true;
-        if (varlink_get_peer_pid(link, &pid) < 0)
-                return false;
-        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
-        f = fopen(path, "re");
-        while (f && fgets(line, sizeof line, f))
-                if (strncmp(line, "Groups:", 7) == 0)
-                        for (char *t = strtok(line + 7, " \t\n"); t; t = strtok(NULL, " \t\n"))
-                                if ((gid_t) strtoul(t, NULL, 10) == g)
-                                        return true;
-        return false;
-}
-
 /* Reads: root and SocketGroup=. Changes: root only. Replies PermissionDenied otherwise. */
 static int verify_caller(Varlink *link, Manager *m, bool change) {
         uid_t uid;
 
         if (varlink_get_peer_uid(link, &uid) >= 0 && uid == 0)
                 return 0;
-        if (!change && m->varlink->have_group && peer_in_group(link, m->varlink->group))
+        if (!change && m->varlink->have_group && varlink_peer_in_group(link, m->varlink->group))
                 return 0;
         (void) varlink_error(link, IFACE ".PermissionDenied", NULL);
         return -EPERM;
@@ -330,8 +312,13 @@ static int vl_plan(Varlink *link, json_object *params, VarlinkMethodFlags flags,
 /* Wait for the cycle to be ready: complete_waiters() answers, now or later. Registered
  * before the cycle moves, so a caller with more sees every progress event. */
 static int add_waiter(Varlink *link, Manager *m, WaiterKind kind, VarlinkMethodFlags flags) {
-        int r = callers_add(&m->varlink->waiters, link, kind, flags & VARLINK_METHOD_MORE);
+        int r;
 
+        /* A oneway caller wants no answer: registering it would send one later, as the
+         * final reply of whatever call that connection makes next. */
+        if (flags & VARLINK_METHOD_ONEWAY)
+                return 0;
+        r = callers_add(&m->varlink->waiters, link, kind, flags & VARLINK_METHOD_MORE);
         return r < 0 ? varlink_error_errno(link, r) : 0;
 }
 
@@ -414,7 +401,7 @@ static int vl_drain(Varlink *link, json_object *params, VarlinkMethodFlags flags
         r = method_begin(link, m, true, params, table, &timeout);
         if (r < 0)
                 return r;
-        if (timeout < 0 || timeout > 3600)
+        if (!(timeout >= 0 && timeout <= 3600))        /* NaN fails both */
                 return varlink_error_invalid_parameter(link, "timeout");
         if (cycle_phase(m->cycle) != CYCLE_PHASE_IDLE)
                 return reply_busy(link, m);
@@ -456,20 +443,23 @@ static int vl_hold(Varlink *link, json_object *params, VarlinkMethodFlags flags,
                 { "reason", json_type_string, varlink_dispatch_string, 0, VARLINK_DISPATCH_MANDATORY },
                 { NULL, json_type_null, NULL, 0, 0 },
         };
-        _cleanup_(freep) char *reason = NULL;
+        _cleanup_(freep) char *reason = NULL, *escaped = NULL;
         Manager *m = userdata;
         int r;
 
         r = method_begin(link, m, true, params, table, &reason);
         if (r < 0)
                 return r;
-        if (isempty(reason) || strlen(reason) > 512)
+        if (!text_is_printable(reason, HOLD_REASON_MAX))
                 return varlink_error_invalid_parameter(link, "reason");
-        log_notice("Hold(\"%s\") from the control socket: refusing sleep until Release", reason);
-        free(m->hold_reason);
-        m->hold_reason = TAKE_PTR(reason);
-        manager_refresh_block_lock(m);
-        return varlink_reply(link, NULL);
+        escaped = text_escape(reason);
+        if (!escaped)
+                return varlink_error_errno(link, -ENOMEM);
+        log_notice("Hold(\"%s\") from the control socket: refusing sleep until Release", escaped);
+        /* A oneway caller gets no answer: keeping its link would send one later, as the
+         * final reply of whatever it calls next. */
+        r = hold_request_start(m, (flags & VARLINK_METHOD_ONEWAY) ? NULL : link, TAKE_PTR(reason));
+        return r < 0 ? varlink_error_errno(link, r) : 0;
 }
 
 static int vl_release(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
@@ -481,8 +471,7 @@ static int vl_release(Varlink *link, json_object *params, VarlinkMethodFlags fla
                 return r;
         if (m->hold_reason)
                 log_notice("Release() from the control socket: the operator's hold is gone");
-        m->hold_reason = mfree(m->hold_reason);
-        manager_refresh_block_lock(m);
+        hold_release(m);
         return varlink_reply(link, NULL);
 }
 
@@ -561,26 +550,6 @@ static int server_setup(Manager *m, VarlinkServer *s) {
         return r;
 }
 
-/* Bind the socket ourselves (no socket unit): mode 0660, group SocketGroup=. */
-static int server_bind(Manager *m, VarlinkServer *s) {
-        _cleanup_(freep) char *dir = strdup(m->socket_path);
-        char *slash = dir ? strrchr(dir, '/') : NULL;
-        int r;
-
-        if (!dir)
-                return -ENOMEM;
-        if (slash && slash != dir) {
-                *slash = '\0';
-                (void) mkdir(dir, 0755);
-        }
-        r = varlink_server_listen_address(s, m->socket_path, 0660);
-        if (r < 0)
-                return r;
-        if (m->varlink->have_group && chown(m->socket_path, 0, m->varlink->group) < 0)
-                log_warning("Failed to give %s to group %s: %s", m->socket_path, m->config.socket_group, strerror(errno));
-        return 0;
-}
-
 int manager_varlink_start(Manager *m) {
         _cleanup_(varlink_server_unrefp) VarlinkServer *s = NULL;
         struct group *g = getgrnam(m->config.socket_group);
@@ -596,10 +565,17 @@ int manager_varlink_start(Manager *m) {
                 log_warning("Group %s (SocketGroup=) does not exist: only root may use the control socket",
                             m->config.socket_group);
         r = varlink_server_new(&s, VARLINK_SERVER_INHERIT_USERDATA);
-        if (r >= 0)
+        if (r >= 0) {
+                unsigned max = varlink_server_fit_rlimit(s);
+
+                if (max > 0)
+                        log_warning("RLIMIT_NOFILE is too low: serving at most %u control connections "
+                                    "instead of %u (LimitNOFILE=)", max, VARLINK_DEFAULT_CONNECTIONS_MAX);
                 r = server_setup(m, s);
+        }
         if (r >= 0)
-                r = m->listen_fd >= 0 ? varlink_server_listen_fd(s, TAKE_FD(m->listen_fd)) : server_bind(m, s);
+                r = m->listen_fd >= 0 ? varlink_server_listen_fd(s, TAKE_FD(m->listen_fd)) :
+                        manager_bind_socket(m, s, m->varlink->have_group ? (int) m->varlink->group : -1);
         if (r < 0) {
                 m->varlink = mfree(m->varlink);
                 return log_error_errno(r, "Failed to set up the control socket %s: %s", m->socket_path, STRERROR(r));
@@ -614,6 +590,7 @@ void manager_varlink_free(Manager *m) {
                 return;
         callers_free(&m->varlink->waiters);
         callers_free(&m->varlink->subscribers);
+        hold_request_free(m);
         varlink_server_unref(m->varlink->server);
         m->varlink = mfree(m->varlink);
 }

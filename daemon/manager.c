@@ -220,10 +220,15 @@ static void manager_on_logind_locks(void *userdata) {
         manager_update_status(userdata);
 }
 
+static void manager_on_logind_block_result(void *userdata, int error) {
+        manager_on_block_lock(userdata, error);
+}
+
 static const LogindCallbacks logind_callbacks = {
         .on_prepare_for_sleep = manager_on_prepare_for_sleep,
         .on_presence = manager_on_logind_changed,
         .on_locks = manager_on_logind_locks,
+        .on_block_result = manager_on_logind_block_result,
 };
 
 int manager_start_logind(Manager *m) {

@@ -40,6 +40,7 @@ typedef struct Manager {
         struct ManagerVarlink *varlink;        /* the control socket (manager-varlink.c) */
         int listen_fd;                          /* the control socket passed by systemd */
         char *hold_reason;                      /* Hold(): a block lock for the operator */
+        struct HoldRequest *hold_request;       /* a Hold() waiting for logind (hold.c) */
 
         sd_event_source *sigterm_source;
         sd_event_source *sigint_source;
@@ -103,6 +104,9 @@ void manager_varlink_free(Manager *m);
 struct VarlinkServer *manager_varlink_server(Manager *m);
 /* Is the control socket up (so the sleep hook can reach us)? */
 bool manager_has_control_socket(const Manager *m);
+/* logind answered a block lock request (0: held, or the error): a pending Hold() is
+ * answered with the truth, and undone if the lock was refused (hold.c). */
+void manager_on_block_lock(Manager *m, int error);
 /* Tell subscribers: STATUS changed / the CPU picture changed. */
 void manager_on_status_event(Manager *m, const char *status);
 void manager_on_cpus_event(Manager *m);

@@ -25,6 +25,11 @@ CHANGING_VERBS = [['prepare', 'suspend'], ['resume'], ['drain'], ['restore'], ['
                   ['release'], ['reload'], ['hook', 'pre', 'suspend']]
 
 
+# The sleep hook falls back to writing sys/power/mem_sleep below this root when it
+# cannot reach tdsleepd: never let a test touch the real one.
+os.environ['TDSLEEP_SYSFS_ROOT'] = tempfile.mkdtemp(prefix='tdsleepctl-sysfs.')
+
+
 def clean_env(**extra):
     """The environment without anything that steers tdsleepctl, plus extra."""
     env = {k: v for k, v in os.environ.items()
@@ -476,6 +481,53 @@ class TestHook(CtlTestCase):
         p = self.ctl('hook', 'pre', 'suspend', socket_path='/nonexistent/socket')
         self.assertEqual((p.returncode, p.stdout), (3, ''))
         self.assertIn('Cannot reach tdsleepd', p.stderr)
+
+    def fallback(self, mem_sleep, step, socket_path='/nonexistent/socket'):
+        root = tempfile.mkdtemp(prefix='tdsleepctl-sysfs.')
+        os.makedirs(os.path.join(root, 'sys', 'power'))
+        path = os.path.join(root, 'sys', 'power', 'mem_sleep')
+        if mem_sleep is not None:
+            with open(path, 'w') as f:
+                f.write(mem_sleep)
+        p = self.ctl('hook', 'pre', step, socket_path=socket_path,
+                     env=clean_env(SYSTEMD_SLEEP_ACTION=step, TDSLEEP_SYSFS_ROOT=root, TDSLEEP_TIMEOUT='0.5'))
+        content = None
+        if mem_sleep is not None:
+            with open(path) as f:
+                content = f.read()
+        return p, content
+
+    def test_pre_unreachable_selects_s2idle_for_a_suspend(self):
+        p, mem_sleep = self.fallback('s2idle [deep]\n', 'suspend')
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertEqual(mem_sleep, 's2idle', 'the hook must select s2idle itself')
+        self.assertIn('selected s2idle', p.stderr)
+
+    def test_pre_unreachable_fails_loudly_without_s2idle(self):
+        for mem_sleep, step in (('deep\n', 'suspend'), ('s2idle [deep]\n', 'hibernate'), (None, 'suspend')):
+            with self.subTest(mem_sleep=mem_sleep, step=step):
+                p, after = self.fallback(mem_sleep, step)
+                self.assertEqual(p.returncode, 3, p.stderr)
+                self.assertEqual(after, mem_sleep, 'nothing written when s2idle cannot help')
+                self.assertIn('running TDs may be lost', p.stderr)
+
+    def test_pre_hung_up_on_falls_back(self):
+        """A tdsleepd that accepts and closes (as under a flood) is no answer either."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as srv:
+            path = os.path.join(tempfile.mkdtemp(prefix='tdsleepctl-sock.'), 'sock')
+            srv.bind(path)
+            srv.listen(4)
+            import threading
+
+            def hang_up():
+                c, _ = srv.accept()
+                c.close()
+            t = threading.Thread(target=hang_up)
+            t.start()
+            p, mem_sleep = self.fallback('[s2idle] deep\n', 'suspend', socket_path=path)
+            t.join()
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertEqual(mem_sleep, 's2idle')
 
     def test_pre_does_not_hang(self):
         start = time.monotonic()

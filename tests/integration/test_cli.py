@@ -11,6 +11,7 @@ import re
 import select
 import signal
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -23,6 +24,11 @@ ESC = "\x1b["
 OPERATIONS = ["suspend", "hibernate", "suspend-then-hibernate", "drain"]
 CHANGING_VERBS = [["prepare", "suspend"], ["resume"], ["drain"], ["restore"], ["hold", "why"],
                   ["release"], ["reload"], ["hook", "pre", "suspend"]]
+
+
+# The sleep hook falls back to writing sys/power/mem_sleep below this root when it
+# cannot reach tdsleepd: never let a test touch the real one.
+os.environ["TDSLEEP_SYSFS_ROOT"] = tempfile.mkdtemp(prefix="tdsleepctl-sysfs.")
 
 
 def clean_env(**extra):

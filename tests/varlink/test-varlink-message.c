@@ -75,6 +75,57 @@ static void test_parse_bad(void **state) {
         json_object_put(o);
 }
 
+/* What json-c lets through and varlink_json_check() must not (issue 10). */
+static void test_parse_strict(void **state) {
+        static const char *const bad[] = {
+                "{\"a\":NaN}", "{\"a\":-Infinity}", "{\"a\":Infinity}", "{\"a\":1e999}", "{\"a\":-1e400}",
+                "{\"a\":01}", "{\"a\":+1}", "{\"a\":1.}", "{\"a\":.5}", "{\"a\":0x10}",
+                "{\"a\":\"\xc0\xaf\"}",                 /* overlong '/' */
+                "{\"a\":\"\xe0\x80\xaf\"}",            /* overlong, 3 bytes */
+                "{\"a\":\"\xf0\x80\x80\xaf\"}",        /* overlong, 4 bytes */
+                "{\"a\":\"\xed\xa0\x80\"}",            /* UTF-8 encoded surrogate */
+                "{\"a\":\"\xf4\x90\x80\x80\"}",        /* above U+10FFFF */
+                "{\"a\":\"\xef\xbf\xbe\"}",            /* U+FFFE */
+                "{\"a\":\"\xef\xb7\x90\"}",            /* U+FDD0 */
+                "{\"a\":\"\xf0\x9f\xbf\xbf\"}",        /* U+1FFFF */
+                "{\"a\":\"\\ufffe\\uffff\"}", "{\"a\":\"\\ufdef\"}",
+                "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}", "{\"a\":\"\\ud800\\u0041\"}",
+                "{\"a\":\"x\\u0000y\"}", "{\"a\\u0000\":1}",
+                "{\"a\":\"\t\"}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}",
+                "{\"\":1,\"\":2}", "{\"a\":1,\"a\":2}", "{\"a\":1,\"\\u0061\":2}", "{\"o\":{\"k\":1,\"j\":2,\"k\":3}}",
+                "{\"a\":[1,]}", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":tru}",
+        };
+        static const char *const good[] = {
+                "{\"a\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}",       /* é € 😀 */
+                "{\"a\":\"\\ud83d\\ude00\\u00e9\\n\\/\"}",
+                "{\"a\":-0.5e-3,\"b\":[1,{\"a\":1}],\"c\":{\"a\":null},\"ab\":true}",
+                "{\"a\":1.7976931348623157e308,\"b\":99999999999999999999}",
+                " {} ", "{\"\":1,\"a\":{\"\":2}}",
+        };
+        json_object *o = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                assert_int_equal(varlink_json_check(bad[i], strlen(bad[i])), -EBADMSG);
+                assert_int_equal(varlink_message_parse(bad[i], strlen(bad[i]), &o), -EBADMSG);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                assert_int_equal(varlink_message_parse(good[i], strlen(good[i]), &o), 0);
+                json_object_put(o);
+        }
+}
+
+static void test_method_names(void **state) {
+        static const char *const good[] = { "a.b.C", "io.tdsleep.Manager.GetStatus", "org.varlink.service.GetInfo",
+                                            "a-b.c--d.M0", "A.9.X" };
+        static const char *const bad[] = { "", "B", "a.B", ".B", "a.", "a.b", "a..B", "a-.B", "-a.B", "9a.B", "a.B-c",
+                                           "a.B.", "a b.C", "a.B\n", "io.tdsleep.Manager.Get_Status" };
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                assert_true(varlink_method_name_is_valid(good[i]));
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_false(varlink_method_name_is_valid(bad[i]));
+}
+
 static int parse_call(const char *text, VarlinkCallInfo *call, const char **bad, json_object **ret) {
         assert_int_equal(varlink_message_parse(text, strlen(text), ret), 0);
         return varlink_call_parse(*ret, call, bad);
@@ -84,11 +135,17 @@ static void test_call_parse(void **state) {
         static const struct { const char *text, *bad; } cases[] = {
                 { "{}", "method" },
                 { "{\"method\":1}", "method" },
-                { "{\"method\":\"a.B\",\"parameters\":[]}", "parameters" },
-                { "{\"method\":\"a.B\",\"parameters\":\"x\"}", "parameters" },
-                { "{\"method\":\"a.B\",\"more\":1}", "more" },
-                { "{\"method\":\"a.B\",\"oneway\":\"yes\"}", "oneway" },
-                { "{\"method\":\"a.B\",\"more\":true,\"oneway\":true}", "oneway" },
+                { "{\"method\":\"a.b.C\",\"parameters\":[]}", "parameters" },
+                { "{\"method\":\"a.b.C\",\"parameters\":\"x\"}", "parameters" },
+                { "{\"method\":\"a.b.C\",\"more\":1}", "more" },
+                { "{\"method\":\"a.b.C\",\"oneway\":\"yes\"}", "oneway" },
+                { "{\"method\":\"a.b.C\",\"more\":true,\"oneway\":true}", "oneway" },
+                { "{\"method\":\"a.b.C\",\"x\":1}", "x" },
+                { "{\"method\":\"a.b.C\",\"upgrade\":true}", "upgrade" },
+                { "{\"method\":\"a.b.C\",\"upgrade\":1}", "upgrade" },
+                { "{\"method\":\"nodot\"}", "method" },
+                { "{\"method\":\"a.b.c\"}", "method" },
+                { "{\"method\":\"a.b.C\\u0001\"}", "method" },
         };
         VarlinkCallInfo call;
         const char *bad;
@@ -99,12 +156,12 @@ static void test_call_parse(void **state) {
                 assert_string_equal(bad, cases[i].bad);
                 json_object_put(o);
         }
-        assert_int_equal(parse_call("{\"method\":\"a.B\",\"more\":true,\"x\":1}", &call, &bad, &o), 0);
-        assert_string_equal(call.method, "a.B");
+        assert_int_equal(parse_call("{\"method\":\"a.b.C\",\"more\":true,\"upgrade\":false}", &call, &bad, &o), 0);
+        assert_string_equal(call.method, "a.b.C");
         assert_int_equal(call.flags, VARLINK_METHOD_MORE);
         assert_true(json_object_is_type(call.parameters, json_type_object));      /* {} when absent */
         json_object_put(o);
-        assert_int_equal(parse_call("{\"method\":\"a.B\",\"oneway\":true,\"parameters\":{\"k\":1}}", &call, &bad, &o), 0);
+        assert_int_equal(parse_call("{\"method\":\"a.b.C\",\"oneway\":true,\"parameters\":{\"k\":1}}", &call, &bad, &o), 0);
         assert_int_equal(call.flags, VARLINK_METHOD_ONEWAY);
         assert_int_equal(json_object_object_length(call.parameters), 1);
         json_object_put(o);
@@ -228,6 +285,8 @@ int main(void) {
                 cmocka_unit_test(test_framing_several),
                 cmocka_unit_test(test_framing_oversized),
                 cmocka_unit_test(test_parse_bad),
+                cmocka_unit_test(test_parse_strict),
+                cmocka_unit_test(test_method_names),
                 cmocka_unit_test(test_call_parse),
                 cmocka_unit_test(test_reply_roundtrip),
                 cmocka_unit_test(test_dispatch),

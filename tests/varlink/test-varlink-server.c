@@ -201,7 +201,6 @@ static void test_errors(void **state) {
         expect_error(f, "{\"method\":\"io.test.Nope\"}", VARLINK_ERROR_METHOD_NOT_FOUND, "method", "io.test.Nope");
         expect_error(f, "{\"method\":\"io.test.Unbound\"}", VARLINK_ERROR_METHOD_NOT_IMPLEMENTED, "method", "io.test.Unbound");
         expect_error(f, "{\"method\":\"io.other.Nope\"}", VARLINK_ERROR_INTERFACE_NOT_FOUND, "interface", "io.other");
-        expect_error(f, "{\"method\":\"nodot\"}", VARLINK_ERROR_INTERFACE_NOT_FOUND, "interface", "");
         expect_error(f, "{\"method\":\"io.test.Echo\",\"parameters\":{}}", VARLINK_ERROR_INVALID_PARAMETER, "parameter", "text");
         expect_error(f, "{\"method\":\"io.test.Echo\",\"parameters\":{\"text\":1}}", VARLINK_ERROR_INVALID_PARAMETER, "parameter", "text");
         expect_error(f, "{\"method\":\"io.test.Echo\",\"parameters\":{\"text\":\"a\",\"b\":1}}", VARLINK_ERROR_INVALID_PARAMETER, "parameter", "b");
@@ -245,6 +244,13 @@ static void test_method_not_string(void **state) { protocol_error(state, "{\"met
 static void test_params_not_object(void **state) { protocol_error(state, "{\"method\":\"io.test.Echo\",\"parameters\":[]}", "parameters"); }
 static void test_more_and_oneway(void **state) { protocol_error(state, "{\"method\":\"io.test.Echo\",\"more\":true,\"oneway\":true}", "oneway"); }
 
+static void test_method_name_invalid(void **state) { protocol_error(state, "{\"method\":\"nodot\"}", "method"); }
+static void test_method_name_nul(void **state) { protocol_error(state, "{\"method\":\"io.test.Echo\\u0000x\",\"parameters\":{\"text\":\"a\"}}", "message"); }
+static void test_duplicate_method(void **state) { protocol_error(state, "{\"method\":\"io.test.Nope\",\"method\":\"io.test.Echo\",\"parameters\":{\"text\":\"a\"}}", "message"); }
+static void test_unknown_call_key(void **state) { protocol_error(state, "{\"method\":\"io.test.Echo\",\"parameters\":{\"text\":\"a\"},\"extra\":1}", "extra"); }
+static void test_upgrade(void **state) { protocol_error(state, "{\"method\":\"io.test.Echo\",\"parameters\":{\"text\":\"a\"},\"upgrade\":true}", "upgrade"); }
+static void test_nan(void **state) { protocol_error(state, "{\"method\":\"io.test.Echo\",\"parameters\":{\"text\":NaN}}", "message"); }
+
 static void test_oversized(void **state) {
         Fixture *f = *state;
         char big[1000];
@@ -270,6 +276,17 @@ static void test_peer_credentials(void **state) {
         assert_int_equal(uid, getuid());
         assert_int_equal(gid, getgid());
         assert_int_equal(pid, getpid());
+        /* SO_PEERGROUPS: every group of ours, primary and supplementary, and no other. */
+        {
+                gid_t groups[256];
+                int n = getgroups(256, groups);
+
+                assert_true(n >= 0);
+                assert_true(varlink_peer_in_group(f->link, getgid()));
+                for (int i = 0; i < n; i++)
+                        assert_true(varlink_peer_in_group(f->link, groups[i]));
+                assert_false(varlink_peer_in_group(f->link, (gid_t) 54321));
+        }
         assert_ptr_equal(varlink_get_userdata(f->link), f);
         assert_ptr_equal(varlink_get_server(f->link), f->server);
 }
@@ -285,15 +302,39 @@ static void test_slow_reader(void **state) {
         assert_int_equal(varlink_server_current_connections(f->server), 0);
 }
 
-static void test_message_timeout(void **state) {
+static void test_idle_timeout(void **state) {
         Fixture *f = *state;
 
-        assert_int_equal(varlink_server_set_message_timeout(f->server, 100 * USEC_PER_MSEC), 0);
+        assert_int_equal(varlink_server_set_idle_timeout(f->server, 100 * USEC_PER_MSEC), 0);
         raw_peer_write(&f->peer, "{\"method\"", 9);
         run_for(f->event, 50000);
         assert_int_equal(f->disconnects, 0);
         run_for(f->event, 150000);
         assert_int_equal(f->disconnects, 1);
+}
+
+/* Silent from the start, then a stream: only the first is idle. */
+static void test_idle_timeout_spares_streams(void **state) {
+        Fixture *f = *state;
+        json_object *m = NULL;
+        Varlink *silent = NULL;
+        RawPeer quiet;
+
+        assert_int_equal(varlink_server_set_idle_timeout(f->server, 100 * USEC_PER_MSEC), 0);
+        raw_peer_connect(&quiet, f->server, f->event, &silent);
+        varlink_ref(silent);
+        raw_peer_send(&f->peer, "{\"method\":\"io.test.Later\",\"more\":true}");
+        run_for(f->event, 250000);
+        assert_int_equal(f->disconnects, 1);            /* the silent one */
+        assert_false(varlink_is_connected(silent));
+        assert_true(varlink_is_connected(f->link));     /* a call in progress is not idle */
+        assert_int_equal(varlink_reply(f->pending, NULL), 0);
+        assert_int_equal(raw_peer_recv(&f->peer, &m), 0);
+        json_object_put(m);
+        run_for(f->event, 250000);                      /* idle again after its reply */
+        assert_int_equal(f->disconnects, 2);
+        raw_peer_done(&quiet);
+        varlink_unref(silent);
 }
 
 static void test_async_reply_and_pipelining(void **state) {
@@ -381,8 +422,10 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_echo_split), T(test_pipelined), T(test_service), T(test_errors), T(test_more),
                 T(test_malformed_json), T(test_not_object), T(test_no_method), T(test_method_not_string),
-                T(test_params_not_object), T(test_more_and_oneway), T(test_oversized),
-                T(test_peer_credentials), T(test_slow_reader), T(test_message_timeout),
+                T(test_params_not_object), T(test_more_and_oneway),
+                T(test_method_name_invalid), T(test_method_name_nul), T(test_duplicate_method),
+                T(test_unknown_call_key), T(test_upgrade), T(test_nan), T(test_oversized),
+                T(test_peer_credentials), T(test_slow_reader), T(test_idle_timeout), T(test_idle_timeout_spares_streams),
                 T(test_async_reply_and_pipelining), T(test_gone_mid_call), T(test_half_close),
                 T(test_truncated_then_close), T(test_connections_max),
         };
