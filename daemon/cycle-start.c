@@ -50,7 +50,7 @@ void cycle_begin_resume(Cycle *c) {
         for (size_t i = 0; i < c->record.n_domains; i++)
                 job_plan_start(c, &c->jobs[i]);
         log_cycle(c, LOG_INFO, NULL, "%s: starting again the TDs stopped for %s",
-                  c->restoring ? "Restoring" : "Resuming", c->restoring ? "the drain" : "the sleep");
+                  c->sleep_planned ? "Resuming" : "Restoring", c->sleep_planned ? "the sleep" : "the drain");
         (void) cycle_save(c);
         if (cycle_count(c, JOB_START_PENDING) > 0)
                 c->ops->ensure_cpus_online(c->userdata);        /* creating a TD needs every package */

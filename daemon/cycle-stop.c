@@ -96,6 +96,18 @@ static void job_force(Cycle *c, Job *j) {
                 job_set_state(c, j, JOB_LEFT_RUNNING);
                 return;
         }
+        /* A destroy is a stop of ours whatever the shutdown did: recorded before it goes. */
+        if (job_domain(c, j)->stop != STATE_STOP_SENT) {
+                job_domain(c, j)->stop = STATE_STOP_SENT;
+                if (!cycle_save(c)) {
+                        job_domain(c, j)->stop = STATE_STOP_PENDING;
+                        log_job(c, j, LOG_CRIT, MESSAGE_TD_LEFT_RUNNING, "Not forcing TD %s off: no durable record "
+                                "of the cycle could be written", sd->name);
+                        job_set_error(j, "no durable record could be written");
+                        job_set_state(c, j, JOB_LEFT_RUNNING);
+                        return;
+                }
+        }
         if (j->state != JOB_FORCING)
                 log_job(c, j, LOG_WARNING, MESSAGE_TD_FORCED_OFF, "TD %s did not stop within %.1fs, forcing it off",
                         sd->name, seconds(j->timeout_usec));
@@ -432,7 +444,7 @@ static void cycle_apply_verdicts(Cycle *c, const CycleWorld *w, const DomainVerd
                         log_cycle(c, LOG_CRIT, MESSAGE_SLEEP_REFUSED, "TD %s refuses sleep, but a sleep is being "
                                   "prepared anyway: leaving it running; it does not survive S3/S4", d->name);
                 if (v[i] == VERDICT_STOP && !cycle_want_stopped(c, d, plan_stop_timeout_usec(&in, d),
-                                                                 mode == PLAN_MODE_DRAIN))
+                                                                 mode == PLAN_MODE_DRAIN || c->record.drained))
                         log_error("Out of memory recording TD %s", d->name);
         }
 }

@@ -240,6 +240,12 @@ static int on_list_inhibitors(sd_bus_message *reply, void *userdata, sd_bus_erro
         }
         if ((l->delay_fd >= 0 && delay) || (l->block_fd >= 0 && block))
                 log_info("logind kept our locks across its restart");
+        /* systemd drops a stored fd that reported an error, as the lock's pipe did while
+         * logind was away: store it again, so that it still outlives a crash. */
+        if (l->delay_fd >= 0 && delay) {
+                fdstore_remove();
+                fdstore_put(l->delay_fd);
+        }
         l->cb->on_presence(l->userdata, true, l->preparing_for_sleep);
         return 0;
 }

@@ -404,6 +404,11 @@ static int manager_setup_signals(Manager *m) {
         sigaddset(&mask, SIGHUP);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return negative_errno();
+        /* A libvirtd that dies under a call closes the socket we write to: that is an
+         * EPIPE for libvirt to report, not a signal that ends us mid-cycle (systemd's
+         * IgnoreSIGPIPE= hides this under the unit; by hand it does not). */
+        if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+                return negative_errno();
         r = sd_event_add_signal(m->event, &m->sigterm_source, SIGTERM, on_sigterm, m);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, &m->sigint_source, SIGINT, on_sigterm, m);
