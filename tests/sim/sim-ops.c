@@ -1,0 +1,507 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The simulated world's side of CycleOps: libvirt (with RPC errors, stalls and a crash
+ * of tdsleepd at any effect boundary), the record on the disk and in the fd store,
+ * logind's delay lock, mem_sleep, the timer. */
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim-internal.h"
+
+/* ---- records ---- */
+
+int sim_state_copy(const State *from, State *ret) {
+        State s = *from;
+
+        s.domains = NULL;
+        s.n_domains = 0;
+        for (size_t i = 0; i < from->n_domains; i++) {
+                const StateDomain *d = &from->domains[i];
+                int r = state_add_domain(&s, d->uuid, d->name, d->xml, d->persistent);
+
+                if (r < 0) {
+                        state_done(&s);
+                        return r;
+                }
+                s.domains[i].started = d->started;
+                s.domains[i].drained = d->drained;
+                s.domains[i].stop = d->stop;
+        }
+        *ret = s;
+        return 0;
+}
+
+void sim_copy_clear(SimCopy *c) {
+        if (c->present)
+                state_done(&c->state);
+        *c = (SimCopy) { .present = false };
+}
+
+static void copy_set(SimCopy *c, const State *s, bool finished, uint64_t now) {
+        sim_copy_clear(c);
+        if (sim_state_copy(s, &c->state) < 0)
+                abort();
+        c->present = true;
+        c->finished_marker = finished;
+        c->saved_at = now;
+}
+
+const State *sim_durable_record(const Sim *s) {
+        const SimCopy *newest = NULL;
+
+        if (s->disk.present)
+                newest = &s->disk;
+        if (s->fdstore.present && (!newest || s->fdstore.state.generation > newest->state.generation))
+                newest = &s->fdstore;
+        if (!newest || newest->finished_marker)
+                return NULL;
+        /* A finished marker in the fd store for the disk's cycle: never replayed. */
+        if (newest == &s->disk && s->fdstore.present && s->fdstore.finished_marker &&
+            streq(s->fdstore.state.cycle_id, s->disk.state.cycle_id))
+                return NULL;
+        return &newest->state;
+}
+
+/* ---- CycleOps ---- */
+
+static Sim *SIM(void *userdata) {
+        return userdata;
+}
+
+/* Every effect starts here: crash before it (skip the effect) or after it (the effect
+ * lands, nothing after it does), inject a stall. Returns true if the effect must not land. */
+static bool op_enter(Sim *s, SimOp op) {
+        bool crash;
+
+        if (s->zombie)
+                return true;
+        crash = s->crash_on_op == op ||
+                (s->crashes < SIM_CRASHES_MAX && sim_chance(s, s->cfg.crash_permille));
+        if (crash) {
+                bool after = s->crash_on_op == op ? s->crash_after_effect : sim_rand(&s->src, 2);
+
+                s->crash_on_op = _SIM_OP_NONE;
+                sim_log(s, "CRASH of tdsleepd %s %s", after ? "after" : "before", sim_op_to_string(op));
+                if (!after) {
+                        s->zombie = true;
+                        return true;
+                }
+                s->zombie_after = true;
+        }
+        if (!IN_SET(op, SIM_OP_SHUTDOWN, SIM_OP_DESTROY, SIM_OP_START, SIM_OP_GET_XML))
+                return false;
+        if (s->stall_next_op == op || sim_chance(s, s->cfg.stall_permille)) {
+                uint64_t usec = s->stall_next_op == op ? s->stall_next_usec :
+                                (1 + sim_rand(&s->src, 15)) * USEC_PER_SEC;
+
+                s->stall_next_op = _SIM_OP_NONE;
+                sim_log(s, "libvirtd stalls %.1fs in %s", (double) usec / USEC_PER_SEC, sim_op_to_string(op));
+                s->now += usec;
+                sim_guests_due(s);
+        }
+        return false;
+}
+
+static void op_leave(Sim *s) {
+        if (s->zombie_after) {
+                s->zombie_after = false;
+                s->zombie = true;
+        }
+}
+
+/* An RPC error libvirt may answer anything with (scripted or random). */
+static int op_fault(Sim *s, SimOp op, const char *words) {
+        int r;
+
+        if (s->fail_next_op == op) {
+                r = s->fail_next_errno;
+                s->fail_next_op = _SIM_OP_NONE;
+        } else if (sim_chance(s, s->cfg.rpc_error_permille))
+                r = -EIO;
+        else
+                return 0;
+        snprintf(s->error_text, sizeof(s->error_text), "%s", r == -ENOTCONN ?
+                 "internal error: client socket is closed" : words);
+        return r;
+}
+
+static uint64_t op_now(void *userdata) {
+        return SIM(userdata)->now;
+}
+
+static uint64_t op_realtime(void *userdata) {
+        return SIM_REALTIME_BASE + SIM(userdata)->now + SIM(userdata)->slept_usec;
+}
+
+static void op_observe(void *userdata, CycleWorld *ret) {
+        Sim *s = SIM(userdata);
+        PlanDomain *table;
+        size_t n = 0;
+
+        assert_se(s->n_observed < ELEMENTSOF(s->observed));
+        table = calloc(SIM_DOMAINS_MAX, sizeof(PlanDomain));
+        if (!table)
+                abort();
+        s->observed[s->n_observed++] = table;
+        if (s->libvirt_seen && s->libvirt_up)
+                for (unsigned i = 0; i < s->n_domains; i++)
+                        if (s->domains[i].defined)
+                                table[n++] = sim_plan_domain(&s->domains[i]);
+        *ret = (CycleWorld) {
+                .libvirt_connected = s->libvirt_seen && s->libvirt_up,
+                .domains = table,
+                .n_domains = n,
+                .power_known = s->power_known,
+                .power = s->power_known ? s->power : (PowerPicture) { .mem_sleep_selected = _MEM_SLEEP_INVALID },
+                .kernel_policy = s->cfg.kernel_policy,
+                .hook_reachable = s->cfg.hook_reachable,
+        };
+}
+
+static int libvirt_gone(Sim *s, const char **ret_error) {
+        snprintf(s->error_text, sizeof(s->error_text), "internal error: client socket is closed");
+        *ret_error = s->error_text;
+        return -ENOTCONN;
+}
+
+static int op_shutdown(void *userdata, const char *uuid, const char **ret_error) {
+        Sim *s = SIM(userdata);
+        SimDomain *d;
+        int r;
+
+        *ret_error = NULL;
+        if (op_enter(s, SIM_OP_SHUTDOWN))
+                return 0;
+        d = sim_find(s, uuid);
+        if (!s->libvirt_up)
+                r = libvirt_gone(s, ret_error);
+        else if ((r = op_fault(s, SIM_OP_SHUTDOWN, "Timed out during operation: cannot acquire state change lock")) < 0)
+                *ret_error = s->error_text;
+        else if (!d || !d->defined)
+                r = -ENOENT;
+        else if (!d->active)
+                r = -ESRCH;
+        else {
+                uint64_t delay = d->honour_usec;
+
+                sim_check_destructive(s, d, "shutdown");
+                d->shutdowns++;
+                d->shutdown_pending = true;
+                d->maybe_sent = d->reported_running = false;    /* a new request: ours again */
+                d->shutdown_for_sleep = sim_logind_preparing(s) || (s->cycle && cycle_is_sleeping(s->cycle));
+                d->shutdown_delivered_at = s->now;
+                if (d->guest != SIM_GUEST_IGNORES && s->now + delay < d->stop_at)
+                        d->stop_at = s->now + delay;
+                r = 0;
+        }
+        sim_log(s, "shutdown %s -> %s", d ? d->name : uuid, r < 0 ? STRERROR(r) : "ok");
+        op_leave(s);
+        return r;
+}
+
+static int op_destroy(void *userdata, const char *uuid, const char **ret_error) {
+        Sim *s = SIM(userdata);
+        SimDomain *d;
+        int r;
+
+        *ret_error = NULL;
+        if (op_enter(s, SIM_OP_DESTROY))
+                return 0;
+        d = sim_find(s, uuid);
+        if (!s->libvirt_up)
+                r = libvirt_gone(s, ret_error);
+        else if ((r = op_fault(s, SIM_OP_DESTROY, "Failed to terminate process 4242 with SIGKILL: Device or resource busy")) < 0)
+                *ret_error = s->error_text;
+        else if (!d || !d->defined)
+                r = -ENOENT;
+        else if (!d->active)
+                r = -ESRCH;
+        else {
+                sim_check_destructive(s, d, "destroy");
+                d->destroys++;
+                d->shutdown_for_sleep = d->shutdown_for_sleep || sim_logind_preparing(s) ||
+                        (s->cycle && cycle_is_sleeping(s->cycle));
+                r = 0;
+        }
+        sim_log(s, "destroy %s -> %s", d ? d->name : uuid, r < 0 ? STRERROR(r) : "ok");
+        if (r == 0)
+                sim_domain_stopped(s, d, SIM_STOP_DESTROYED);
+        op_leave(s);
+        return r;
+}
+
+static int op_start(void *userdata, const StateDomain *sd, const char **ret_error) {
+        Sim *s = SIM(userdata);
+        char xml[512];
+        SimDomain *d;
+        int r;
+
+        *ret_error = NULL;
+        if (op_enter(s, SIM_OP_START))
+                return 0;
+        d = sim_find(s, sd->uuid);
+        if (d) {
+                sim_domain_xml(d, xml, sizeof(xml));
+                d->start_calls++;
+        }
+        if (!s->libvirt_up)
+                r = libvirt_gone(s, ret_error);
+        else if ((r = op_fault(s, SIM_OP_START, "internal error: process exited while connecting to monitor")) < 0)
+                *ret_error = s->error_text;
+        else if (!d)
+                r = -ENOENT;
+        else if (d->active)
+                r = -EALREADY;
+        else if (sd->persistent && !d->defined)
+                r = -ENOENT;
+        else if (!sd->persistent && (!sd->xml || !streq(sd->xml, xml))) {
+                snprintf(s->error_text, sizeof(s->error_text), "XML error: %s", sd->xml ? "wrong XML" : "no XML");
+                *ret_error = s->error_text;
+                r = -EIO;
+        } else if (d->start_failures > 0) {
+                if (d->start_failures != UINT32_MAX)
+                        d->start_failures--;
+                snprintf(s->error_text, sizeof(s->error_text),
+                         "Cannot access storage file '/srv/vm/%s.qcow2': No such file or directory", d->name);
+                *ret_error = s->error_text;
+                r = -EIO;
+        } else
+                r = 0;
+        sim_log(s, "start %s (%s) -> %s", d ? d->name : sd->uuid, sd->persistent ? "persistent" : "from XML",
+                r < 0 ? STRERROR(r) : "ok");
+        if (r == 0) {
+                sim_check_start(s, d);
+                d->starts++;
+                d->starts_in_cycle++;
+                sim_domain_started(s, d);
+        }
+        op_leave(s);
+        return r;
+}
+
+static int op_get_xml(void *userdata, const char *uuid, char **ret) {
+        Sim *s = SIM(userdata);
+        char xml[512];
+        SimDomain *d;
+        int r;
+
+        if (op_enter(s, SIM_OP_GET_XML)) {
+                *ret = strdup("<domain/>");
+                return *ret ? 0 : -ENOMEM;
+        }
+        d = sim_find(s, uuid);
+        if (!s->libvirt_up)
+                r = -ENOTCONN;
+        else if ((r = op_fault(s, SIM_OP_GET_XML, "internal error: cannot format XML")) < 0)
+                ;
+        else if (!d || !d->defined)
+                r = -ENOENT;
+        else {
+                sim_domain_xml(d, xml, sizeof(xml));
+                *ret = strdup(xml);
+                r = *ret ? 0 : -ENOMEM;
+        }
+        op_leave(s);
+        return r;
+}
+
+static int op_save(void *userdata, State *st) {
+        Sim *s = SIM(userdata);
+        bool skip = op_enter(s, SIM_OP_SAVE);
+        int r;
+
+        /* What the daemon's record module does before writing: ids and the generation. */
+        if (st->cycle_id[0] == '\0')
+                snprintf(st->cycle_id, sizeof(st->cycle_id), "5e%030x", ++s->cycle_ids);
+        if (st->boot_id[0] == '\0')
+                snprintf(st->boot_id, sizeof(st->boot_id), "%s", SIM_BOOT_ID);
+        st->generation = MAX(st->generation, s->generation) + 1;
+        s->generation = st->generation;
+        if (skip)
+                return RECORD_ON_DISK;
+        s->saves++;
+        if (s->disk_fault == 0) {
+                copy_set(&s->disk, st, false, s->now);
+                sim_copy_clear(&s->fdstore);
+                r = RECORD_ON_DISK;
+        } else if (s->fdstore_fault == 0) {
+                copy_set(&s->fdstore, st, false, s->now);
+                s->saves_degraded++;
+                r = RECORD_IN_FD_STORE;
+        } else {
+                s->saves_failed++;
+                r = s->disk_fault;
+        }
+        sim_log(s, "save gen %" PRIu64 " %s %s%s, %zu TDs -> %s", st->generation, cycle_phase_to_string(st->phase),
+                st->cycle_id + 26, st->drained ? " drained" : "", st->n_domains,
+                r == RECORD_ON_DISK ? "disk" : r == RECORD_IN_FD_STORE ? "fd store" : STRERROR(r));
+        if (r >= 0)
+                sim_check_saved(s, st);
+        op_leave(s);
+        return r;
+}
+
+static int op_finish(void *userdata, const State *st) {
+        Sim *s = SIM(userdata);
+        int r;
+
+        if (op_enter(s, SIM_OP_FINISH))
+                return 0;
+        if (IN_SET(s->disk_fault, 0, -ENOSPC)) {
+                sim_copy_clear(&s->disk);           /* unlink works on a full disk */
+                sim_copy_clear(&s->fdstore);
+                r = 0;
+        } else if (s->fdstore_fault == 0) {
+                State marker;
+
+                state_init(&marker);
+                memcpy(marker.cycle_id, st->cycle_id, sizeof(marker.cycle_id));
+                marker.generation = ++s->generation;
+                copy_set(&s->fdstore, &marker, true, s->now);
+                r = 0;
+        } else
+                r = s->disk_fault;
+        sim_log(s, "finish %s -> %s", st->cycle_id + 26, r < 0 ? STRERROR(r) :
+                s->fdstore.finished_marker ? "fd store marker" : "removed");
+        op_leave(s);
+        return r;
+}
+
+static void op_keep_failed(void *userdata, const StateDomain *sd) {
+        Sim *s = SIM(userdata);
+        SimDomain *d;
+
+        if (op_enter(s, SIM_OP_KEEP_FAILED))
+                return;
+        d = sim_find(s, sd->uuid);
+        sim_log(s, "keep_failed %s (xml %s)", sd->name, sd->xml ? "kept" : "MISSING");
+        if (d && sd->xml) {
+                d->keep_failed = true;
+                if (d->owed && !d->active)
+                        d->given_up = true;     /* reported, its XML with the operator */
+        }
+        op_leave(s);
+}
+
+static void op_take_delay(void *userdata) {
+        Sim *s = SIM(userdata);
+
+        if (op_enter(s, SIM_OP_TAKE_DELAY))
+                return;
+        if (!s->delay_held)
+                sim_log(s, "delay lock taken");
+        s->delay_held = true;
+        op_leave(s);
+}
+
+static void op_release_delay(void *userdata) {
+        Sim *s = SIM(userdata);
+
+        if (op_enter(s, SIM_OP_RELEASE_DELAY))
+                return;
+        if (s->delay_held)
+                sim_log(s, "delay lock released");
+        s->delay_held = false;
+        op_leave(s);
+}
+
+static int op_write_mem_sleep(void *userdata, MemSleep m) {
+        Sim *s = SIM(userdata);
+        int r;
+
+        if (op_enter(s, SIM_OP_WRITE_MEM_SLEEP))
+                return 0;
+        if (m < 0 || m >= _MEM_SLEEP_MAX || !(s->power.mem_sleep_available & POWER_MASK(m)))
+                r = -EINVAL;
+        else {
+                s->power.mem_sleep_selected = m;
+                r = 0;
+        }
+        sim_log(s, "mem_sleep <- %s -> %s", strna(mem_sleep_to_string(m)), r < 0 ? STRERROR(r) : "ok");
+        op_leave(s);
+        return r;
+}
+
+static void op_ensure_cpus_online(void *userdata) {
+}
+
+static void op_arm_timer(void *userdata, uint64_t usec) {
+        Sim *s = SIM(userdata);
+
+        if (!s->zombie)
+                s->timer_at = usec;
+}
+
+static void op_on_phase(void *userdata) {
+        Sim *s = SIM(userdata);
+
+        if (s->zombie || !s->cycle)
+                return;
+        sim_log(s, "phase %s%s", cycle_phase_to_string(cycle_phase(s->cycle)),
+                cycle_is_drained(s->cycle) ? " (drained)" : "");
+        /* A cycle may begin and end (or end and begin) within one call: follow it here. */
+        sim_follow_cycle(s);
+}
+
+static void op_on_job(void *userdata, const StateDomain *d, JobState state) {
+        Sim *s = SIM(userdata);
+
+        SimDomain *sd;
+
+        if (s->zombie)
+                return;
+        sim_log(s, "job %s %s", d->name, strna(job_state_to_string(state)));
+        sd = sim_find(s, d->uuid);
+        if (sd)
+                sd->last_report = state;
+        /* Reported failed after its retries (the journal says so, whatever a crash does
+         * to the last result later): the operator's now. A transient one is checked at
+         * the cycle's end, where its XML must have been kept. */
+        if (sd && state == JOB_START_FAILED && sd->owed && !sd->active && sd->persistent)
+                sd->given_up = true;
+        if (s->mask_late_stops && sd && sd->active && sd->shutdown_pending &&
+            IN_SET(state, JOB_DROPPED, JOB_LEFT_RUNNING, JOB_STOP_FAILED)) {
+                sd->shutdown_pending = false;
+                sd->stop_at = SIM_USEC_INFINITY;
+                sim_log(s, "%s cancels its ACPI shutdown (--mask-late-stops)", sd->name);
+        }
+}
+
+const CycleOps sim_ops = {
+        .now = op_now,
+        .realtime = op_realtime,
+        .observe = op_observe,
+        .shutdown = op_shutdown,
+        .destroy = op_destroy,
+        .start = op_start,
+        .get_xml = op_get_xml,
+        .save = op_save,
+        .finish = op_finish,
+        .keep_failed = op_keep_failed,
+        .take_delay = op_take_delay,
+        .release_delay = op_release_delay,
+        .write_mem_sleep = op_write_mem_sleep,
+        .ensure_cpus_online = op_ensure_cpus_online,
+        .arm_timer = op_arm_timer,
+        .on_phase = op_on_phase,
+        .on_job = op_on_job,
+};
+
+const char *sim_op_to_string(SimOp op) {
+        static const char *const table[_SIM_OP_MAX] = {
+                [SIM_OP_SHUTDOWN] = "shutdown",
+                [SIM_OP_DESTROY] = "destroy",
+                [SIM_OP_START] = "start",
+                [SIM_OP_GET_XML] = "get_xml",
+                [SIM_OP_SAVE] = "save",
+                [SIM_OP_FINISH] = "finish",
+                [SIM_OP_KEEP_FAILED] = "keep_failed",
+                [SIM_OP_TAKE_DELAY] = "take_delay",
+                [SIM_OP_RELEASE_DELAY] = "release_delay",
+                [SIM_OP_WRITE_MEM_SLEEP] = "write_mem_sleep",
+        };
+
+        return op >= 0 && op < _SIM_OP_MAX ? table[op] : "none";
+}
