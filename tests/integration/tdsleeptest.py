@@ -468,6 +468,15 @@ poweroff -f
 """
 
 
+# The slow variant (GuestImages.initrd_slow): acts on the button, but late.
+GUEST_SLOW_POWER_BUTTON = """#!/bin/sh
+echo "GUEST: ACPI power button -> poweroff in {delay}s" > /dev/ttyS0
+sleep {delay}
+echo "GUEST: slow poweroff now" > /dev/ttyS0
+poweroff -f
+"""
+
+
 class GuestImages:
     """vmlinux/vmlinuz + initramfs (acpid) + initramfs-ignore (no acpid), cached in
     BUILD/test-guests/<kernel package>_<version>/."""
@@ -509,6 +518,24 @@ class GuestImages:
 
     def initrd(self, acpid):
         return os.path.join(self.dir, "initramfs.cpio.gz" if acpid else "initramfs-ignore.cpio.gz")
+
+    def initrd_slow(self, delay):
+        """An initramfs whose guest honours the ACPI power button but powers off only
+        `delay` seconds later (it prints "GUEST: ACPI power button" at once). Built from
+        the acpid initramfs plus a second cpio archive that replaces the button's
+        script (the kernel unpacks concatenated archives in order)."""
+        path = os.path.join(self.dir, "initramfs-slow%d.cpio.gz" % delay)
+        with open(os.path.join(self.cache_root, ".lock"), "w") as lockf:
+            fcntl.flock(lockf, fcntl.LOCK_EX)
+            if not os.path.exists(path):
+                script = GUEST_SLOW_POWER_BUTTON.format(delay=delay).encode()
+                overlay = _cpio_newc([("etc/acpi/PWRF/00000080", 0o100755, script)])
+                tmp = path + ".tmp"
+                with open(tmp, "wb") as f:
+                    f.write(open(self.initrd(True), "rb").read())
+                    f.write(gzip.compress(overlay, 6))
+                os.rename(tmp, path)
+        return path
 
     def _build(self, pkg):
         t = time.monotonic()
@@ -616,7 +643,7 @@ def testdrv_domain_xml(name, td=True, sev=False, **meta):
 </domain>""".format(name=name, meta=_td_metadata(td, meta), sev=SEV_XML if sev else "")
 
 
-def qemu_domain_xml(name, images, serial, acpid=True, td=True, **meta):
+def qemu_domain_xml(name, images, serial, acpid=True, td=True, initrd=None, **meta):
     return """<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>128</memory>
@@ -639,7 +666,7 @@ def qemu_domain_xml(name, images, serial, acpid=True, td=True, **meta):
     <serial type='file'><source path='{serial}' append='off'/></serial>
   </devices>
 </domain>""".format(name=name, meta=_td_metadata(td, meta),
-                    kernel=images.kernel, initrd=images.initrd(acpid), serial=serial)
+                    kernel=images.kernel, initrd=initrd or images.initrd(acpid), serial=serial)
 
 
 def domain_state(conn, name):
@@ -660,12 +687,19 @@ class GuestPool:
         self.lv, self.images, self.serial_dir = lv, images, serial_dir
         self.guests = {}  # name -> serial path
         self.options = {}
+        self.transient = {}  # name -> XML of a transient guest (created, never defined)
 
-    def define(self, name, acpid=True, td=True, **meta):
+    def define(self, name, acpid=True, td=True, initrd=None, transient=False, **meta):
+        """initrd: a path instead of the shared image (a test may move it away);
+        transient: not defined, created by ensure_running()/use()."""
         serial = os.path.join(self.serial_dir, name + ".log")
-        self.lv.qemu.defineXML(qemu_domain_xml(name, self.images, serial, acpid, td, **meta))
+        xml = qemu_domain_xml(name, self.images, serial, acpid, td, initrd=initrd, **meta)
+        if not transient:
+            self.lv.qemu.defineXML(xml)
         self.guests[name] = serial
         self.options[name] = dict(meta, acpid=acpid, td=td)
+        if transient:
+            self.transient[name] = xml
 
     def serial(self, name):
         try:
@@ -683,6 +717,11 @@ class GuestPool:
         t = time.monotonic()
         started = []
         for n in names:
+            if n in self.transient:
+                if not self._exists(n):
+                    self.lv.qemu.createXML(self.transient[n], 0)
+                    started.append(n)
+                continue
             d = self.lv.qemu.lookupByName(n)
             if not d.isActive():
                 d.create()          # QEMU truncates the serial file (append='off')
@@ -693,12 +732,23 @@ class GuestPool:
             log("guests %s booted in %.1fs" % (", ".join(started), time.monotonic() - t))
         return libvirt
 
+    def _exists(self, name):
+        import libvirt
+        try:
+            return self.lv.qemu.lookupByName(name).isActive()
+        except libvirt.libvirtError:
+            return False
+
     def use(self, names, timeout=120):
         """Exactly these pool TDs run (other pool TDs are destroyed, so the daemon
         sees only the test's TDs); reuse the ones already up."""
+        import libvirt
         for n, opts in self.options.items():
             if n not in names and opts.get("td", True):
-                d = self.lv.qemu.lookupByName(n)
+                try:
+                    d = self.lv.qemu.lookupByName(n)
+                except libvirt.libvirtError:
+                    continue        # a transient guest that is not running
                 if d.isActive():
                     d.destroy()
         self.ensure_running(names, timeout)
@@ -877,8 +927,12 @@ class FakeSysfs:
 class NotifySocket:
     """A unix datagram socket for NOTIFY_SOCKET; messages kept as (t, pid, {k: v})."""
 
-    def __init__(self, path):
+    def __init__(self, path, keep_fds=False):
         self.path = path
+        # keep_fds: behave like systemd's fd store (FDSTORE=1 with FDNAME=, FDSTOREREMOVE=1)
+        # and hand the fds back on the next Daemon.start(); otherwise close them.
+        self.keep_fds = keep_fds
+        self.fdstore = []        # [(name, fd)] in the order they came
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self.sock.bind(path)
@@ -895,21 +949,33 @@ class NotifySocket:
             if self.rfd in r:
                 return
             data, anc, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(12) + socket.CMSG_SPACE(4 * 253))
-            pid, nfds = None, 0
+            pid, nfds, fds = None, 0, []
             for level, typ, cdata in anc:
                 if level == socket.SOL_SOCKET and typ == socket.SCM_CREDENTIALS:
                     pid = struct.unpack("iII", cdata[:12])[0]
                 elif level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-                    # FDSTORE=1: we are not systemd and keep nothing. Holding a copy of
-                    # the inhibitor fd would keep the delay lock alive in the mock.
-                    for fd in struct.unpack("%di" % (len(cdata) // 4), cdata[:len(cdata) - len(cdata) % 4]):
-                        os.close(fd)
-                        nfds += 1
+                    fds += struct.unpack("%di" % (len(cdata) // 4), cdata[:len(cdata) - len(cdata) % 4])
             fields = {}
             for line in data.decode(errors="replace").split("\n"):
                 if "=" in line:
                     k, v = line.split("=", 1)
                     fields[k] = v
+            for fd in fds:
+                nfds += 1
+                if self.keep_fds and fields.get("FDSTORE") == "1":
+                    os.set_inheritable(fd, False)
+                    with self.cond:
+                        self.fdstore.append((fields.get("FDNAME", "stored"), fd))
+                else:
+                    # Not kept (as when no fd store is asked for): holding a copy of the
+                    # inhibitor fd would keep the delay lock alive in the mock.
+                    os.close(fd)
+            if self.keep_fds and fields.get("FDSTOREREMOVE") == "1":
+                with self.cond:
+                    gone = [fd for n, fd in self.fdstore if n == fields.get("FDNAME", "stored")]
+                    self.fdstore = [(n, fd) for n, fd in self.fdstore if fd not in gone]
+                for fd in gone:
+                    os.close(fd)
             if nfds:
                 fields["_FDS"] = str(nfds)
             with self.cond:
@@ -941,7 +1007,18 @@ class NotifySocket:
         with self.cond:
             return [m for m in self.messages if (pid is None or m[1] == pid) and (key is None or key in m[2])]
 
+    def stored_names(self):
+        with self.cond:
+            return [n for n, _ in self.fdstore]
+
+    def drop_stored(self):
+        with self.cond:
+            fds, self.fdstore = [fd for _, fd in self.fdstore], []
+        for fd in fds:
+            os.close(fd)
+
     def close(self):
+        self.drop_stored()
         os.write(self.wfd, b"x")
         self.thread.join(5)
         self.sock.close()
@@ -962,7 +1039,7 @@ class DaemonExited(AssertionError):
 class Daemon:
     """One tdsleepd configuration + state dir; can be started several times."""
 
-    def __init__(self, workdir, libvirt_uri, bus, sysfs_root, binary=TDSLEEPD):
+    def __init__(self, workdir, libvirt_uri, bus, sysfs_root, binary=TDSLEEPD, fdstore=False):
         self.dir = workdir
         self.binary = binary
         self.uri = libvirt_uri
@@ -973,7 +1050,7 @@ class Daemon:
         self.state_dir = os.path.join(workdir, "state")
         self.ctl_socket = os.path.join(workdir, "ctl.sock")
         os.makedirs(self.state_dir, exist_ok=True)
-        self.notify = NotifySocket(os.path.join(workdir, "notify.sock"))
+        self.notify = NotifySocket(os.path.join(workdir, "notify.sock"), keep_fds=fdstore)
         self.proc = None
         self.runs = []       # (Popen, stderr path)
         self.started_at = None
@@ -1006,9 +1083,25 @@ class Daemon:
                 "--sysfs-root=" + self.sysfs_root, "--libvirt-uri=" + self.uri,
                 "--socket=" + self.ctl_socket]
         self.started_at = now()
+        stored = list(self.notify.fdstore) if self.notify.keep_fds else []
+        preexec = None
+        if stored:
+            # As systemd does: the fd store comes back as fds 3.. with LISTEN_FDS,
+            # LISTEN_FDNAMES and LISTEN_PID (set by a shell that then execs tdsleepd).
+            env.update(LISTEN_FDS=str(len(stored)), LISTEN_FDNAMES=":".join(n for n, _ in stored))
+            argv = ["/bin/sh", "-c", 'export LISTEN_PID=$$; exec "$0" "$@"'] + argv
+            srcs = [fd for _, fd in stored]
+
+            def preexec():
+                high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 1000) for fd in srcs]
+                for i, fd in enumerate(high):
+                    os.dup2(fd, 3 + i)      # inheritable
+                    os.close(fd)
+            log("handing back the fd store: %s" % ", ".join(n for n, _ in stored))
         with open(errpath, "wb") as err:
             self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=err, stderr=subprocess.STDOUT)
+                                         stdout=err, stderr=subprocess.STDOUT,
+                                         close_fds=not stored, preexec_fn=preexec)
         self.runs.append((self.proc, errpath))
         log("tdsleepd started (pid %d): %s" % (self.proc.pid, " ".join(argv[1:])))
         if wait:
@@ -1076,6 +1169,13 @@ class Daemon:
         return wait_until(lambda: rx.search(self.stderr(run)), timeout,
                           "daemon log line /%s/" % pattern, interval=0.05)
 
+    def call(self, method, params=None, timeout=30):
+        """io.tdsleep.Manager.<method> over the control socket (raises VarlinkError)."""
+        return varlink_method(self.ctl_socket, method, params, timeout)
+
+    def status(self):
+        return self.call("GetStatus")["status"]
+
     def close(self):
         for p, _ in self.runs:
             if p.poll() is None:
@@ -1119,6 +1219,20 @@ def varlink_call(path, method, params=None, more=False, timeout=30):
             if not data:
                 raise AssertionError("%s: connection closed after %d replies" % (method, len(replies)))
             buf += data
+
+
+def varlink_method(path, method, params=None, timeout=30):
+    """One io.tdsleep.Manager call: its parameters, or raise VarlinkError."""
+    r = varlink_call(path, "io.tdsleep.Manager." + method, params, timeout=timeout)[-1]
+    if "error" in r:
+        raise VarlinkError(r["error"], r.get("parameters"))
+    return r.get("parameters", {})
+
+
+class VarlinkError(Exception):
+    def __init__(self, error, params):
+        super().__init__("%s %s" % (error, params))
+        self.error, self.params = error, params
 
 
 def config_text(manager=None, **sleep):
@@ -1192,8 +1306,9 @@ class TDSleepTestCase(unittest.TestCase):
         log("===== %s done in %.1fs" % (self.id(), now() - self.t_start))
 
     # --- daemon
-    def daemon(self, uri=None, config=None, dropins=None, workdir=None):
-        d = Daemon(workdir or self.dir, uri or self.lv.test_uri, self.bus, self.sysfs.root)
+    def daemon(self, uri=None, config=None, dropins=None, workdir=None, fdstore=False):
+        d = Daemon(workdir or self.dir, uri or self.lv.test_uri, self.bus, self.sysfs.root,
+                   fdstore=fdstore)
         d.write_config(config if config is not None else config_text(ShutdownTimeoutSec="10s"), dropins)
         self._daemons.append(d)
         return d
