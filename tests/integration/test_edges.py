@@ -236,6 +236,8 @@ class Edges(TDSleepTestCase):
         th.join(30)
         self.assertFalse(th.is_alive(), "the Drain call never got an answer")
         log("Drain -> %s" % result)
+        if "error" in result:       # the drain never became ready: Aborted, as documented
+            self.assertEqual(getattr(result["error"], "error", None), "io.tdsleep.Manager.Aborted", result)
         self.assertEqual(self.events.select(IGN, "STOPPED", since=t0), [])
         self.assertEqual(self.qstates([ACPI, IGN]), {ACPI: "running", IGN: "running"})
         self.assertEqual(self.started(ACPI, t0), 1)
