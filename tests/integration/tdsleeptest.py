@@ -469,6 +469,15 @@ poweroff -f
 """
 
 
+# The slow variant (GuestImages.initrd_slow): acts on the button, but late.
+GUEST_SLOW_POWER_BUTTON = """#!/bin/sh
+echo "GUEST: ACPI power button -> poweroff in {delay}s" > /dev/ttyS0
+sleep {delay}
+echo "GUEST: slow poweroff now" > /dev/ttyS0
+poweroff -f
+"""
+
+
 class GuestImages:
     """vmlinux/vmlinuz + initramfs (acpid) + initramfs-ignore (no acpid), cached in
     BUILD/test-guests/<kernel package>_<version>/."""
@@ -510,6 +519,24 @@ class GuestImages:
 
     def initrd(self, acpid):
         return os.path.join(self.dir, "initramfs.cpio.gz" if acpid else "initramfs-ignore.cpio.gz")
+
+    def initrd_slow(self, delay):
+        """An initramfs whose guest honours the ACPI power button but powers off only
+        `delay` seconds later (it prints "GUEST: ACPI power button" at once). Built from
+        the acpid initramfs plus a second cpio archive that replaces the button's
+        script (the kernel unpacks concatenated archives in order)."""
+        path = os.path.join(self.dir, "initramfs-slow%d.cpio.gz" % delay)
+        with open(os.path.join(self.cache_root, ".lock"), "w") as lockf:
+            fcntl.flock(lockf, fcntl.LOCK_EX)
+            if not os.path.exists(path):
+                script = GUEST_SLOW_POWER_BUTTON.format(delay=delay).encode()
+                overlay = _cpio_newc([("etc/acpi/PWRF/00000080", 0o100755, script)])
+                tmp = path + ".tmp"
+                with open(tmp, "wb") as f:
+                    f.write(open(self.initrd(True), "rb").read())
+                    f.write(gzip.compress(overlay, 6))
+                os.rename(tmp, path)
+        return path
 
     def _build(self, pkg):
         t = time.monotonic()
@@ -617,7 +644,7 @@ def testdrv_domain_xml(name, td=True, sev=False, **meta):
 </domain>""".format(name=name, meta=_td_metadata(td, meta), sev=SEV_XML if sev else "")
 
 
-def qemu_domain_xml(name, images, serial, acpid=True, td=True, **meta):
+def qemu_domain_xml(name, images, serial, acpid=True, td=True, initrd=None, **meta):
     return """<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>128</memory>
@@ -640,7 +667,7 @@ def qemu_domain_xml(name, images, serial, acpid=True, td=True, **meta):
     <serial type='file'><source path='{serial}' append='off'/></serial>
   </devices>
 </domain>""".format(name=name, meta=_td_metadata(td, meta),
-                    kernel=images.kernel, initrd=images.initrd(acpid), serial=serial)
+                    kernel=images.kernel, initrd=initrd or images.initrd(acpid), serial=serial)
 
 
 def domain_state(conn, name):
@@ -661,12 +688,19 @@ class GuestPool:
         self.lv, self.images, self.serial_dir = lv, images, serial_dir
         self.guests = {}  # name -> serial path
         self.options = {}
+        self.transient = {}  # name -> XML of a transient guest (created, never defined)
 
-    def define(self, name, acpid=True, td=True, **meta):
+    def define(self, name, acpid=True, td=True, initrd=None, transient=False, **meta):
+        """initrd: a path instead of the shared image (a test may move it away);
+        transient: not defined, created by ensure_running()/use()."""
         serial = os.path.join(self.serial_dir, name + ".log")
-        self.lv.qemu.defineXML(qemu_domain_xml(name, self.images, serial, acpid, td, **meta))
+        xml = qemu_domain_xml(name, self.images, serial, acpid, td, initrd=initrd, **meta)
+        if not transient:
+            self.lv.qemu.defineXML(xml)
         self.guests[name] = serial
         self.options[name] = dict(meta, acpid=acpid, td=td)
+        if transient:
+            self.transient[name] = xml
 
     def serial(self, name):
         try:
@@ -684,6 +718,11 @@ class GuestPool:
         t = time.monotonic()
         started = []
         for n in names:
+            if n in self.transient:
+                if not self._exists(n):
+                    self.lv.qemu.createXML(self.transient[n], 0)
+                    started.append(n)
+                continue
             d = self.lv.qemu.lookupByName(n)
             if not d.isActive():
                 d.create()          # QEMU truncates the serial file (append='off')
@@ -694,12 +733,23 @@ class GuestPool:
             log("guests %s booted in %.1fs" % (", ".join(started), time.monotonic() - t))
         return libvirt
 
+    def _exists(self, name):
+        import libvirt
+        try:
+            return self.lv.qemu.lookupByName(name).isActive()
+        except libvirt.libvirtError:
+            return False
+
     def use(self, names, timeout=120):
         """Exactly these pool TDs run (other pool TDs are destroyed, so the daemon
         sees only the test's TDs); reuse the ones already up."""
+        import libvirt
         for n, opts in self.options.items():
             if n not in names and opts.get("td", True):
-                d = self.lv.qemu.lookupByName(n)
+                try:
+                    d = self.lv.qemu.lookupByName(n)
+                except libvirt.libvirtError:
+                    continue        # a transient guest that is not running
                 if d.isActive():
                     d.destroy()
         self.ensure_running(names, timeout)
@@ -1198,6 +1248,13 @@ class Daemon:
         return wait_until(lambda: rx.search(self.stderr(run)), timeout,
                           "daemon log line /%s/" % pattern, interval=0.05)
 
+    def call(self, method, params=None, timeout=30):
+        """io.tdsleep.Manager.<method> over the control socket (raises VarlinkError)."""
+        return varlink_method(self.ctl_socket, method, params, timeout)
+
+    def status(self):
+        return self.call("GetStatus")["status"]
+
     def close(self):
         for p, _ in self.runs:
             if p.poll() is None:
@@ -1241,6 +1298,20 @@ def varlink_call(path, method, params=None, more=False, timeout=30):
             if not data:
                 raise AssertionError("%s: connection closed after %d replies" % (method, len(replies)))
             buf += data
+
+
+def varlink_method(path, method, params=None, timeout=30):
+    """One io.tdsleep.Manager call: its parameters, or raise VarlinkError."""
+    r = varlink_call(path, "io.tdsleep.Manager." + method, params, timeout=timeout)[-1]
+    if "error" in r:
+        raise VarlinkError(r["error"], r.get("parameters"))
+    return r.get("parameters", {})
+
+
+class VarlinkError(Exception):
+    def __init__(self, error, params):
+        super().__init__("%s %s" % (error, params))
+        self.error, self.params = error, params
 
 
 def config_text(manager=None, **sleep):
@@ -1314,7 +1385,9 @@ class TDSleepTestCase(unittest.TestCase):
         log("===== %s done in %.1fs" % (self.id(), now() - self.t_start))
 
     # --- daemon
-    def daemon(self, uri=None, config=None, dropins=None, workdir=None):
+    def daemon(self, uri=None, config=None, dropins=None, workdir=None, fdstore=True):
+        # fdstore: the harness's notify socket is always a fd store, as systemd's (kept
+        # for the tests that ask for it by name)
         d = Daemon(workdir or self.dir, uri or self.lv.test_uri, self.bus, self.sysfs.root)
         d.write_config(config if config is not None else config_text(ShutdownTimeoutSec="10s"), dropins)
         self._daemons.append(d)
