@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <systemd/sd-id128.h>
 
@@ -105,6 +107,64 @@ static int marker_parse(const char *text, uint64_t *ret_generation, Record *into
         }
         *ret_generation = generation;
         return 0;
+}
+
+/* The marker is kept in the runtime directory too ($RUNTIME_DIRECTORY, /run/tdsleep under
+ * the unit, which keeps it with RuntimeDirectoryPreserve=yes until the next boot): systemd
+ * empties the fd store when the service is stopped, and an operator's stop and start must
+ * not replay a finished cycle whose file a read-only disk kept. */
+static char *runtime_marker_path(void) {
+        const char *dir = getenv("RUNTIME_DIRECTORY");
+        char *path = NULL;
+
+        if (isempty(dir))
+                return NULL;
+        if (asprintf(&path, "%.*s/finished-cycles", (int) strcspn(dir, ":"), dir) < 0)
+                return NULL;
+        return path;
+}
+
+static int runtime_marker_write(const char *text) {
+        _cleanup_(freep) char *path = runtime_marker_path(), *tmp = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
+
+        if (!path)
+                return -ENOENT;
+        if (asprintf(&tmp, "%s.tmp", path) < 0)
+                return -ENOMEM;
+        f = fopen(tmp, "we");
+        if (!f)
+                return negative_errno();
+        if (fputs(text, f) < 0 || fflush(f) != 0)
+                return -EIO;
+        return rename(tmp, path) < 0 ? negative_errno() : 0;
+}
+
+static void runtime_marker_read(Record *r) {
+        _cleanup_(freep) char *path = runtime_marker_path(), *text = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
+        uint64_t generation = 0;
+        size_t n = 0;
+
+        f = path ? fopen(path, "re") : NULL;
+        if (!f)
+                return;
+        text = calloc(1, MARKER_TEXT_MAX + 1);
+        if (text)
+                n = fread(text, 1, MARKER_TEXT_MAX, f);
+        if (!text || n == 0 || marker_parse(text, &generation, r) < 0)
+                log_warning("The finished marker %s is unreadable, ignoring", path);
+        else if (generation > r->generation)
+                r->generation = generation;
+}
+
+/* The finished cycles' files are gone: neither marker is needed any more. */
+static int marker_drop(Record *r) {
+        _cleanup_(freep) char *path = runtime_marker_path();
+
+        if (path)
+                (void) unlink(path);
+        return fdstore_slot_drop(&r->marker);
 }
 
 static int marker_format(const Record *r, uint64_t generation, char **ret) {
@@ -237,7 +297,7 @@ static void discard_finished_disk(Record *r, const State *s) {
         }
         log_notice("Removed the record of finished cycle %s from %s", s->cycle_id, r->dir);
         r->disk_cycle_id[0] = '\0';
-        if (fdstore_slot_drop(&r->marker) >= 0)
+        if (marker_drop(r) >= 0)
                 r->n_finished = 0;
 }
 
@@ -293,6 +353,7 @@ int record_load(Record *r, State *ret) {
         /* A crash between storing a new copy and dropping the old left both: the newer wins. */
         fdstore_slot_prune(&r->copy);
         fdstore_slot_prune(&r->marker);
+        runtime_marker_read(r);
 
         on_disk = load_disk(r, &disk);
         in_store = load_fd_copy(r, &fd);
@@ -393,7 +454,7 @@ int record_save(Record *r, State *s) {
                 return record_save_fd_store(r, s, k);
         memcpy(r->disk_cycle_id, s->cycle_id, ID128_STRING_MAX);
         /* The file of a finished cycle that the marker stood for has just been replaced. */
-        if (r->n_finished > 0 && fdstore_slot_drop(&r->marker) >= 0)
+        if (r->n_finished > 0 && marker_drop(r) >= 0)
                 r->n_finished = 0;
         record_back_on_disk(r);
         return RECORD_ON_DISK;
@@ -405,15 +466,20 @@ int record_save(Record *r, State *s) {
  * store's marker, so that a restart never replays it. */
 static int record_mark_finished(Record *r, const State *s, int disk_error) {
         _cleanup_(freep) char *text = NULL;
+        bool runtime = false;
         int fd = -1, k;
 
         finished_add(r, r->disk_cycle_id);
         finished_add(r, s->cycle_id);
         k = marker_format(r, ++r->generation, &text);
+        if (k >= 0 && runtime_marker_write(text) >= 0)
+                runtime = true;
         if (k >= 0)
                 k = sealed_memfd_new("tdsleep-" RECORD_FINISHED_FDNAME, text, &fd);
         if (k >= 0)
                 k = fdstore_slot_replace(&r->marker, fd, r->generation);
+        if (k < 0 && runtime)
+                k = 0;          /* the runtime directory's copy is enough not to replay it */
         if (k < 0) {
                 r->degraded = true;
                 return log_degraded_errno(k, "The record of finished cycle %s could not be removed from %s (%s), nor "
@@ -437,7 +503,7 @@ int record_finish(Record *r, const State *s) {
                 disk = 0;
         if (disk >= 0) {
                 r->disk_cycle_id[0] = '\0';
-                if (r->n_finished > 0 && fdstore_slot_drop(&r->marker) >= 0)
+                if (r->n_finished > 0 && marker_drop(r) >= 0)
                         r->n_finished = 0;
         }
         if (disk >= 0 && copy >= 0) {

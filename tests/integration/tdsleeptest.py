@@ -1143,8 +1143,12 @@ class Daemon:
     def start(self, wait=True, timeout=30):
         assert self.proc is None or self.proc.poll() is not None, "already running"
         errpath = os.path.join(self.dir, "tdsleepd-%d.stderr" % (len(self.runs) + 1))
+        # RUNTIME_DIRECTORY: what RuntimeDirectory=tdsleep (kept with
+        # RuntimeDirectoryPreserve=yes) gives the daemon under the unit
+        runtime = os.path.join(self.dir, "run")
+        os.makedirs(runtime, exist_ok=True)
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address,
-                   TDSLEEP_LOG_LEVEL="debug", NOTIFY_SOCKET=self.notify.path)
+                   TDSLEEP_LOG_LEVEL="debug", NOTIFY_SOCKET=self.notify.path, RUNTIME_DIRECTORY=runtime)
         for k in ("LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID"):
             env.pop(k, None)
         env.update(self.env)
