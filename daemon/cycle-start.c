@@ -160,9 +160,34 @@ static bool job_resume_busy(const Cycle *c, const Job *j) {
         return job_in_resume(c, j) && IN_SET(j->state, JOB_STOPPING, JOB_FORCING);
 }
 
+/* Before the cycle ends: a TD given up on (left running, failed to stop) that got our
+ * shutdown may have stopped just now, its event still on the way. Ask libvirt. */
+static void cycle_recheck_given_up(Cycle *c) {
+        CycleWorld w;
+        bool observed = false;
+
+        for (size_t i = 0; i < c->record.n_domains; i++) {
+                Job *j = &c->jobs[i];
+
+                if (!IN_SET(j->state, JOB_LEFT_RUNNING, JOB_STOP_FAILED) || !j->delivered || !job_in_resume(c, j))
+                        continue;
+                if (!observed)
+                        c->ops->observe(c->userdata, &w);
+                observed = true;
+                if (w.libvirt_connected && !cycle_world_running(&w, c->record.domains[i].uuid))
+                        job_on_stopped(c, j);
+        }
+        if (cycle_count(c, JOB_START_PENDING) > 0)
+                cycle_kick_starts(c);
+}
+
 void cycle_check_resumed(Cycle *c) {
         if (c->record.phase != CYCLE_PHASE_RESUMING)
                 return;
+        for (size_t i = 0; i < c->record.n_domains; i++)
+                if (job_resume_busy(c, &c->jobs[i]))
+                        return;
+        cycle_recheck_given_up(c);
         for (size_t i = 0; i < c->record.n_domains; i++)
                 if (job_resume_busy(c, &c->jobs[i]))
                         return;
@@ -177,6 +202,7 @@ void cycle_check_resumed(Cycle *c) {
                 if (job_stop_in_progress(&c->jobs[i])) {
                         cycle_set_phase(c, CYCLE_PHASE_PREPARING);
                         cycle_kick_stops(c);
+                        cycle_check_prepared(c);        /* the kick may have settled them all */
                         return;
                 }
         cycle_set_phase(c, CYCLE_PHASE_READY);

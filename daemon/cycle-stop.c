@@ -242,22 +242,19 @@ static void cycle_fill_timeouts(Cycle *c) {
         }
 }
 
-/* Send the next shutdowns, ParallelShutdown= at a time, each recorded before it goes.
- * Returns whether the record was saved for them. */
-bool cycle_kick_stops(Cycle *c) {
-        unsigned max = c->settings.parallel_shutdown, in_flight, room;
-        bool saved = false;
+/* One batch: mark, save, send. Returns 1 if libvirt took requests and more could go
+ * (some settled at once: not running any more), 0 when done, -1 when nothing may go. */
+static int cycle_kick_batch(Cycle *c, bool *saved) {
+        unsigned max = c->settings.parallel_shutdown, in_flight = cycle_in_flight(c), room, settled = 0;
 
-        if (!IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_RESUMING))
-                return false;
-        in_flight = cycle_in_flight(c);
         room = max == 0 ? UINT32_MAX : max > in_flight ? max - in_flight : 0;
-        cycle_fill_timeouts(c);
+        if (room == 0)
+                return 0;
         if (cycle_mark_batch(c, room) > 0) {
-                saved = true;
+                *saved = true;
                 if (!cycle_save(c)) {
                         cycle_refuse_unrecorded(c);
-                        return true;
+                        return -1;
                 }
         }
         for (size_t i = 0; i < c->record.n_domains && room > 0; i++) {
@@ -267,9 +264,28 @@ bool cycle_kick_stops(Cycle *c) {
                         continue;
                 job_send_shutdown(c, j);
                 if (j->state == JOB_STOP_PENDING)
-                        break;          /* libvirt is away: the rest waits too */
-                room -= IN_SET(j->state, JOB_STOPPING, JOB_FORCING);
+                        return -1;      /* libvirt is away: the rest waits too */
+                if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING))
+                        room--;
+                else
+                        settled++;
         }
+        return settled > 0 && cycle_count(c, JOB_STOP_PENDING) > 0;
+}
+
+/* Send the next shutdowns, ParallelShutdown= at a time, each recorded before it goes.
+ * Returns whether the record was saved for them. */
+bool cycle_kick_stops(Cycle *c) {
+        bool saved = false;
+
+        if (!IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_RESUMING))
+                return false;
+        cycle_fill_timeouts(c);
+        /* Requests that settle at once (the TD was not running any more) free their place
+         * for the next ones now: no event would come to kick them. */
+        for (size_t round = 0; round <= c->record.n_domains; round++)
+                if (cycle_kick_batch(c, &saved) <= 0)
+                        break;
         return saved;
 }
 
@@ -328,6 +344,8 @@ void job_stop_timer(Cycle *c, Job *j) {
 
         c->ops->observe(c->userdata, &w);
         if (!w.libvirt_connected) {
+                log_job(c, j, LOG_NOTICE, NULL, "The window of TD %s ended while libvirt is away: deciding when "
+                        "it is back", job_domain(c, j)->name);
                 j->deadline_usec = USEC_INFINITY;       /* the reconnect looks again */
                 return;
         }
