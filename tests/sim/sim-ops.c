@@ -361,8 +361,12 @@ static int op_finish(void *userdata, const State *st) {
                 marker.generation = ++s->generation;
                 copy_set(&s->fdstore, &marker, true, s->now);
                 r = 0;
-        } else
+        } else {
                 r = s->disk_fault;
+                /* Neither copy can be closed: a restart replays the finished cycle (logged
+                 * at crit). What it then does to the TDs it lists is its best guess. */
+                memcpy(s->unclosed_cycle, st->cycle_id, sizeof(s->unclosed_cycle));
+        }
         sim_log(s, "finish %s -> %s", st->cycle_id + 26, r < 0 ? STRERROR(r) :
                 s->fdstore.finished_marker ? "fd store marker" : "removed");
         op_leave(s);

@@ -252,11 +252,26 @@ uint64_t sim_crash_down_usec(Sim *s) {
         }
 }
 
+/* Reported left running with a shutdown pending, and the cycle closed: the report stands,
+ * whatever a crash does to the engine's memory (as at a cycle's end). */
+static void sim_keep_reports(Sim *s) {
+        const State *durable = sim_durable_record(s);
+
+        for (unsigned i = 0; i < s->n_domains; i++) {
+                SimDomain *d = &s->domains[i];
+
+                if (d->active && d->shutdown_pending && IN_SET(d->last_report, JOB_LEFT_RUNNING, JOB_STOP_FAILED) &&
+                    (!durable || !state_find_domain((State *) durable, d->uuid)))
+                        d->reported_running = true;
+        }
+}
+
 void sim_crash(Sim *s, uint64_t down_usec) {
         if (!s->cycle)
                 return;
         s->crashes++;
         s->cycle = cycle_free(s->cycle);
+        sim_keep_reports(s);
         if (s->drain_in_force && !s->drain_durable) {
                 /* Neither the disk nor the fd store ever held it: it dies with the process. */
                 s->drain_in_force = false;
@@ -299,18 +314,17 @@ void sim_start_daemon(Sim *s) {
         sim_log(s, "tdsleepd starts%s", durable ? ", adopting the record" : "");
         /* A TD of the record that stopped before tdsleepd's shutdown reached it (a crash,
          * an operator): the record cannot tell, so starting it again is not wrong. */
-        for (unsigned i = 0; i < s->n_domains; i++) {
-                SimDomain *d = &s->domains[i];
-
-                /* Reported left running with a shutdown pending, and the cycle was closed
-                 * before the crash: the report stands (as at a cycle's end). */
-                if (d->active && d->shutdown_pending && IN_SET(d->last_report, JOB_LEFT_RUNNING, JOB_STOP_FAILED) &&
-                    (!durable || !state_find_domain((State *) durable, d->uuid)))
-                        d->reported_running = true;
-        }
         for (unsigned i = 0; durable && i < s->n_domains; i++) {
                 SimDomain *d = &s->domains[i];
                 const StateDomain *sd = state_find_domain((State *) durable, d->uuid);
+
+                /* A finished cycle that could not be closed anywhere is replayed: the
+                 * TDs it lists get the engine's best guess, neither required nor wrong. */
+                if (sd && streq(durable->cycle_id, s->unclosed_cycle)) {
+                        d->ambiguous = true;
+                        d->reported_running = false;
+                        d->starts_in_cycle = 0;
+                }
 
                 if (sd && !sd->started && !d->active && !d->owed) {
                         d->ambiguous = true;

@@ -208,6 +208,7 @@ typedef struct Sim {
         int disk_fault;                 /* 0, -ENOSPC, -EROFS, -EIO */
         int fdstore_fault;              /* 0 or a negative errno */
         SimCopy disk, fdstore;
+        char unclosed_cycle[ID128_STRING_MAX];  /* finished, but neither copy could be closed */
         uint64_t generation;
         unsigned cycle_ids;
         unsigned saves, saves_degraded, saves_failed;
