@@ -470,10 +470,11 @@ poweroff -f
 
 class GuestImages:
     """vmlinux/vmlinuz + initramfs (acpid) + initramfs-ignore (no acpid), cached in
-    BUILD/test-guests/<kernel package>_<version>/."""
+    BUILD/test-guests/<kernel package>_<version>/ (or $TDSLEEP_GUEST_CACHE/...)."""
 
     def __init__(self, cache_root=None):
-        self.cache_root = cache_root or os.path.join(BUILD_DIR, "test-guests")
+        self.cache_root = cache_root or os.environ.get("TDSLEEP_GUEST_CACHE") or \
+            os.path.join(BUILD_DIR, "test-guests")
         self.dir = None
         self.kernel = None
 
@@ -520,14 +521,17 @@ class GuestImages:
                 raise unittest.SkipTest("apt-get download %s failed: %s" % (pkg, r.stderr.strip()[-300:]))
             kx = os.path.join(work, "kx")
             subprocess.run(["dpkg", "-x", debs[0], kx], check=True)
-            kver = sorted(os.listdir(os.path.join(kx, "lib/modules")))[0]
+            # Debian 13's kernel packages ship /usr/lib/modules (merged /usr), 12's /lib/modules
+            moddir = next(d for d in (os.path.join(kx, "usr/lib/modules"), os.path.join(kx, "lib/modules"))
+                          if os.path.isdir(d) or d.endswith("/lib/modules"))
+            kver = sorted(os.listdir(moddir))[0]
             out = os.path.join(work, "out")
             os.makedirs(out)
             shutil.copy(os.path.join(kx, "boot", "vmlinuz-" + kver), os.path.join(out, "vmlinuz"))
             self._extract_vmlinux(os.path.join(out, "vmlinuz"), os.path.join(out, "vmlinux"))
             mods = {}
             for m in ("drivers/acpi/button.ko", "drivers/input/evdev.ko"):
-                p = os.path.join(kx, "lib/modules", kver, "kernel", m)
+                p = os.path.join(moddir, kver, "kernel", m)
                 if os.path.exists(p):
                     mods[os.path.basename(m)] = open(p, "rb").read()
                 elif os.path.exists(p + ".xz"):
