@@ -406,8 +406,9 @@ def fmt_entry(e):
 
 
 class Container:
-    def __init__(self, name, tree, workdir, binds):
+    def __init__(self, name, tree, workdir, binds, extra_args=()):
         self.name = name
+        self.extra_args = list(extra_args)  # more systemd-nspawn options
         self.tree = tree
         self.workdir = workdir
         self.binds = binds                  # [(host, container)]
@@ -427,6 +428,7 @@ class Container:
                 "--console=pipe", "--private-network", "--setenv=SYSTEMD_COLORS=0"]
         for host, ct in self.binds:
             args.append("--bind=%s:%s" % (host, ct))
+        args += self.extra_args
         env = dict(os.environ, CGS=" ".join(self.cg.paths))
         out = open(self.console, "wb")
         self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--",

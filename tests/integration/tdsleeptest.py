@@ -522,8 +522,9 @@ class GuestImages:
             kx = os.path.join(work, "kx")
             subprocess.run(["dpkg", "-x", debs[0], kx], check=True)
             # Debian 13's kernel packages ship /usr/lib/modules (merged /usr), 12's /lib/modules
-            moddir = next(d for d in (os.path.join(kx, "usr/lib/modules"), os.path.join(kx, "lib/modules"))
-                          if os.path.isdir(d) or d.endswith("/lib/modules"))
+            moddir = os.path.join(kx, "usr/lib/modules")
+            if not os.path.isdir(moddir):
+                moddir = os.path.join(kx, "lib/modules")
             kver = sorted(os.listdir(moddir))[0]
             out = os.path.join(work, "out")
             os.makedirs(out)
