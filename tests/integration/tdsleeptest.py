@@ -1213,6 +1213,10 @@ class TDSleepTestCase(unittest.TestCase):
             if start:
                 dom.create()
         self._test_domains.append(name)
+        # The events of this setup arrive on the event thread, possibly late on a busy
+        # machine: let them in now, so none lands after a test's "since" mark.
+        if transient or start:
+            self.events.wait(name, "STARTED", 10)
         return dom
 
     def _remove_test_domains(self):

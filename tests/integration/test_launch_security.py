@@ -57,6 +57,8 @@ class LaunchSecurity(TDSleepTestCase):
             if start:
                 dom.create()
         self._test_domains.append(name)
+        if transient or start:      # as define_test_domain: no setup event after a mark
+            self.events.wait(name, "STARTED", 10)
         return dom
 
     def list_domains(self, d):
