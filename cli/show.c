@@ -17,7 +17,7 @@
 const char *state_color(const char *state) {
         static const char *const good[] = { "idle", "ready", "stopped", "started", "keep", "s2idle" };
         static const char *const busy[] = { "preparing", "resuming", "stop-pending", "stopping",
-                                            "forcing", "start-pending", "stop" };
+                                            "forcing", "start-pending", "start-retry", "stop" };
         static const char *const bad[] = { "left-running", "stop-failed", "start-failed", "dropped",
                                            "refuse" };
 
@@ -70,8 +70,14 @@ static void show_status_fields(json_object *s) {
 
         show_field("Phase", state_color(phase), "%s", strdash(phase));
         show_field("Step", NULL, "%s", strdash(json_get_string(s, "step")));
+        if (json_get_bool(s, "drained", false))
+                show_field("Drained", ANSI_YELLOW, "yes, until tdsleepctl restore");
         if (json_get_bool(s, "awaitingHook", false))
                 show_field("Awaiting", ANSI_YELLOW, "the sleep hook, to learn the step");
+        if (json_get_bool(s, "awaitingLibvirt", false))
+                show_field("Awaiting", ANSI_RED, "libvirtd, to see which TDs run (the delay lock is held)");
+        if (json_get_bool(s, "recordDegraded", false))
+                show_field("Record", ANSI_RED, "degraded: the state directory refused it");
         show_field("Kernel policy", NULL, "%s", strdash(json_get_string(s, "kernelPolicy")));
         show_field("mem_sleep", NULL, "%s", strdash(json_get_string(s, "memSleep")));
         show_field("TDs running", NULL, "%" PRIi64, json_get_int(s, "tdsRunning", 0));
@@ -88,15 +94,17 @@ static void show_status_fields(json_object *s) {
                 show_field("logind", logind ? NULL : ANSI_RED, "%s", logind ? "present" : "absent");
 }
 
-static int show_cycle(json_object *cycle) {
-        _cleanup_(table_freep) Table *t = table_new("NAME", "UUID", "STATE", NULL);
-        size_t n = cycle ? json_object_array_length(cycle) : 0;
+/* A table of cycle TDs: name, uuid, state and why (the last cycle adds how it stopped). */
+static int cycle_table(json_object *domains, bool last, Table **ret) {
+        _cleanup_(table_freep) Table *t = last ? table_new("NAME", "UUID", "OUTCOME", "STOPPED", "ERROR", NULL) :
+                                                 table_new("NAME", "UUID", "STATE", "ERROR", NULL);
+        size_t n = domains ? json_object_array_length(domains) : 0;
         int r = 0;
 
         if (!t)
                 return -ENOMEM;
         for (size_t i = 0; i < n && r >= 0; i++) {
-                json_object *d = json_object_array_get_idx(cycle, i);
+                json_object *d = json_object_array_get_idx(domains, i);
                 const char *state = json_get_string(d, "state");
 
                 r = table_add_cell(t, json_get_string(d, "name"), NULL);
@@ -104,10 +112,52 @@ static int show_cycle(json_object *cycle) {
                         r = table_add_cell(t, json_get_string(d, "uuid"), NULL);
                 if (r >= 0)
                         r = table_add_cell(t, state, state_color(state));
+                if (r >= 0 && last)
+                        r = table_add_cell(t, !json_get_bool(d, "stopped", false) ? "no" :
+                                           json_get_bool(d, "forcedOff", false) ? "forced off" : "yes", NULL);
+                if (r >= 0)
+                        r = table_add_cell(t, json_get_string(d, "error"), ANSI_RED);
         }
         if (r < 0)
                 return r;
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+static int show_cycle(json_object *cycle) {
+        _cleanup_(table_freep) Table *t = NULL;
+        size_t n = cycle ? json_object_array_length(cycle) : 0;
+        int r = cycle_table(cycle, false, &t);
+
+        if (r < 0)
+                return r;
         printf("\nCycle: %zu TD%s\n", n, n == 1 ? "" : "s");
+        return n > 0 ? table_print(t, stdout) : 0;
+}
+
+/* The last finished cycle stays until the next one ends: what happened at 02:13? */
+static int show_last_cycle(json_object *last) {
+        _cleanup_(table_freep) Table *t = NULL;
+        json_object *domains = json_get_array(last, "domains");
+        size_t n = domains ? json_object_array_length(domains) : 0;
+        bool failed = json_get_bool(last, "failed", false);
+        time_t ended = (time_t) (json_get_int(last, "endedUSec", 0) / 1000000);
+        char when[64] = "-";
+        struct tm tm;
+        int r;
+
+        if (!last)
+                return 0;
+        r = cycle_table(domains, true, &t);
+        if (r < 0)
+                return r;
+        if (ended > 0)
+                strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&ended, &tm));
+        printf("\nLast cycle: %s, ended %s, prepared in %.2fs, resumed in %.2fs: %s%s%s\n",
+               strdash(json_get_string(last, "step")), when,
+               (double) json_get_int(last, "prepareUSec", 0) / 1e6, (double) json_get_int(last, "resumeUSec", 0) / 1e6,
+               ansi(failed ? ANSI_RED : ANSI_GREEN), failed ? "with failures" : "every TD back", ansi_normal());
+        printf("%*s: %s\n", KEY_WIDTH, "Cycle id", strdash(json_get_string(last, "id")));
         return n > 0 ? table_print(t, stdout) : 0;
 }
 
@@ -142,6 +192,8 @@ int show_status(json_object *status) {
 
         show_status_fields(status);
         r = show_cycle(json_get_array(status, "cycle"));
+        if (r >= 0)
+                r = show_last_cycle(json_get_object(status, "lastCycle"));
         if (r < 0)
                 return r;
         return show_packages(json_get_array(status, "packages"));
@@ -240,7 +292,11 @@ int show_plan(json_object *reply) {
                 return r;
         printf("%*s: %s\n", KEY_WIDTH, "Operation", strdash(json_get_string(reply, "operation")));
         show_steps(json_get_array(reply, "steps"));
-        printf("%*s: %s%s%s\n", KEY_WIDTH, "Keeps TDs", ansi(keeps ? ANSI_GREEN : ANSI_YELLOW), yes_no(keeps), ansi_normal());
+        printf("%*s: %s%s%s%s\n", KEY_WIDTH, "Keeps TDs", ansi(keeps ? ANSI_GREEN : ANSI_YELLOW), yes_no(keeps),
+               ansi_normal(), json_get_bool(reply, "steerS2idle", false) ? " (the suspend is steered to s2idle)" : "");
+        if (!keeps && json_get_int(reply, "stopBudgetUSec", 0) > 0)
+                printf("%*s: up to %.0fs to stop every TD\n", KEY_WIDTH, "Stop budget",
+                       (double) json_get_int(reply, "stopBudgetUSec", 0) / 1e6);
         if (n == 0)
                 return 0;
         putchar('\n');

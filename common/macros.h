@@ -37,6 +37,14 @@
 #define USEC_PER_SEC  ((uint64_t) 1000000ULL)
 #define USEC_PER_MSEC ((uint64_t) 1000ULL)
 #define NSEC_PER_USEC ((uint64_t) 1000ULL)
+#define USEC_INFINITY ((uint64_t) UINT64_MAX)
+
+#ifndef MAX     /* glib has its own */
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
 
 static inline void freep(void *p) {
         free(*(void **) p);
@@ -86,6 +94,12 @@ static inline const char *strna(const char *s) {
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
+static inline void *memdup(const void *p, size_t n) {
+        void *q = malloc(n ? n : 1);
+
+        return q ? memcpy(q, p, n) : NULL;
+}
 
 static inline void *mfree(void *p) {
         free(p);

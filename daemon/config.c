@@ -48,6 +48,7 @@ int config_init(Config *c) {
                 .parallel_shutdown = 0,
                 .restart_after_resume = true,
                 .parallel_start = 4,
+                .start_retries = 5,
                 .protected_kinds = DOMAIN_KIND_MASK(DOMAIN_KIND_TDX),
                 .online_cpus = true,
         };
@@ -192,6 +193,8 @@ static const ConfigItem config_items[] = {
         { "Sleep",   "RestartAfterResume", config_parse_bool,          offsetof(Config, restart_after_resume),
           BOOL_EXPECTED },
         { "Sleep",   "ParallelStart",      config_parse_unsigned,      offsetof(Config, parallel_start),
+          UNSIGNED_EXPECTED },
+        { "Sleep",   "StartRetries",       config_parse_unsigned,      offsetof(Config, start_retries),
           UNSIGNED_EXPECTED },
         { "Sleep",   "ProtectedKinds",     config_parse_kinds,         offsetof(Config, protected_kinds),
           "expected a space-separated list of tdx, sev-snp and sev, or nothing" },

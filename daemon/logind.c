@@ -6,7 +6,6 @@
 
 #include "log.h"
 #include "logind.h"
-#include "manager.h"
 
 #define LOGIND_SERVICE "org.freedesktop.login1"
 #define LOGIND_PATH "/org/freedesktop/login1"
@@ -14,7 +13,8 @@
 #define DELAY_FDNAME "delay-inhibitor"
 
 struct Logind {
-        Manager *manager;
+        const LogindCallbacks *cb;
+        void *userdata;
         sd_bus *bus;
         bool present;
         bool preparing_for_sleep;
@@ -29,6 +29,7 @@ struct Logind {
         sd_bus_slot *owner_match;
         sd_bus_slot *owner_call;
         sd_bus_slot *props_call;
+        sd_bus_slot *list_call;
 };
 
 /* Keep the delay lock in systemd's fd store: if tdsleepd crashes mid-cycle, the lock
@@ -72,7 +73,7 @@ void logind_release_delay(Logind *l) {
         fdstore_remove();
         l->delay_fd = safe_close(l->delay_fd);
         log_info("Released the sleep delay lock");
-        manager_update_status(l->manager);
+        l->cb->on_locks(l->userdata);
 }
 
 /* The reply to Inhibit() carries the lock as an fd; it lives until we close our copy. */
@@ -107,7 +108,7 @@ static int on_delay_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         l->delay_fd = fd;
         fdstore_put(fd);
         log_info("Took the sleep delay lock");
-        manager_update_status(l->manager);
+        l->cb->on_locks(l->userdata);
         return 0;
 }
 
@@ -147,7 +148,7 @@ static int on_block_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         free(l->block_why);
         l->block_why = TAKE_PTR(l->block_call_why);
         log_info("Holding a sleep block lock: %s", l->block_why);
-        manager_update_status(l->manager);
+        l->cb->on_locks(l->userdata);
         return 0;
 }
 
@@ -178,6 +179,8 @@ int logind_set_block(Logind *l, const char *why) {
 
 /* ---- logind's signals and presence ---- */
 
+static void logind_check_locks(Logind *l);
+
 static int on_prepare_for_sleep(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Logind *l = userdata;
         int start, r;
@@ -188,8 +191,66 @@ static int on_prepare_for_sleep(sd_bus_message *m, void *userdata, sd_bus_error 
                 return 0;
         }
         l->preparing_for_sleep = start;
-        manager_on_prepare_for_sleep(l->manager, start);
+        l->cb->on_prepare_for_sleep(l->userdata, start);
         return 0;
+}
+
+/* Which of our locks does this logind know? The reply lists (what, who, why, mode, uid, pid). */
+static void inhibitors_known(sd_bus_message *reply, bool *ret_delay, bool *ret_block) {
+        const char *what, *who, *why, *mode;
+        uint32_t uid, pid;
+        int r;
+
+        *ret_delay = *ret_block = false;
+        r = sd_bus_message_enter_container(reply, 'a', "(ssssuu)");
+        while (r > 0 && (r = sd_bus_message_read(reply, "(ssssuu)", &what, &who, &why, &mode, &uid, &pid)) > 0) {
+                if (!streq(who, "tdsleepd") || !strstr(what, "sleep"))
+                        continue;
+                *ret_delay = *ret_delay || streq(mode, "delay");
+                *ret_block = *ret_block || streq(mode, "block");
+        }
+}
+
+static int on_list_inhibitors(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Logind *l = userdata;
+        bool delay = false, block = false;
+
+        l->list_call = sd_bus_slot_unref(l->list_call);
+        if (!sd_bus_message_is_method_error(reply, NULL))
+                inhibitors_known(reply, &delay, &block);
+        /* A lock this logind does not list is a dead pipe: drop it, so it is taken again. */
+        if (l->delay_fd >= 0 && !delay) {
+                log_notice("logind does not know our delay lock any more: taking it again");
+                fdstore_remove();
+                l->delay_fd = safe_close(l->delay_fd);
+        }
+        if (l->block_fd >= 0 && !block) {
+                log_notice("logind does not know our block lock any more: taking it again");
+                l->block_fd = safe_close(l->block_fd);
+                l->block_why = mfree(l->block_why);
+        }
+        if ((l->delay_fd >= 0 && delay) || (l->block_fd >= 0 && block))
+                log_info("logind kept our locks across its restart");
+        l->cb->on_presence(l->userdata, true, l->preparing_for_sleep);
+        return 0;
+}
+
+/* After logind (re)appeared: logind restores inhibitors from /run/systemd/inhibit when
+ * it restarts, so our locks may still hold. Ask, and keep the ones it lists. */
+static void logind_check_locks(Logind *l) {
+        int r;
+
+        l->list_call = sd_bus_slot_unref(l->list_call);
+        if (l->delay_fd < 0 && l->block_fd < 0) {
+                l->cb->on_presence(l->userdata, true, l->preparing_for_sleep);
+                return;
+        }
+        r = sd_bus_call_method_async(l->bus, &l->list_call, LOGIND_SERVICE, LOGIND_PATH, LOGIND_MANAGER,
+                                     "ListInhibitors", on_list_inhibitors, l, "");
+        if (r < 0) {
+                log_warning_errno(r, "Failed to list logind's inhibitors: %s", STRERROR(r));
+                l->cb->on_presence(l->userdata, true, l->preparing_for_sleep);
+        }
 }
 
 static int on_properties(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -200,7 +261,7 @@ static int on_properties(sd_bus_message *reply, void *userdata, sd_bus_error *re
         l->props_call = sd_bus_slot_unref(l->props_call);
         if (sd_bus_message_is_method_error(reply, NULL)) {
                 log_warning("Failed to read logind's properties: %s", sd_bus_message_get_error(reply)->message);
-                manager_on_logind_changed(l->manager, true, false);
+                logind_check_locks(l);
                 return 0;
         }
         r = sd_bus_message_enter_container(reply, 'a', "{sv}");
@@ -224,7 +285,7 @@ static int on_properties(sd_bus_message *reply, void *userdata, sd_bus_error *re
                 log_warning_errno(r, "Failed to parse logind's properties: %s", STRERROR(r));
         l->inhibit_delay_max_usec = delay;
         l->preparing_for_sleep = preparing;
-        manager_on_logind_changed(l->manager, true, preparing);
+        logind_check_locks(l);
         return 0;
 }
 
@@ -239,7 +300,7 @@ static void logind_appeared(Logind *l) {
                                      "s", LOGIND_MANAGER);
         if (r < 0) {
                 log_warning_errno(r, "Failed to ask for logind's properties: %s", STRERROR(r));
-                manager_on_logind_changed(l->manager, true, false);
+                logind_check_locks(l);
         }
 }
 
@@ -247,14 +308,14 @@ static void logind_vanished(Logind *l) {
         l->present = false;
         l->delay_call = sd_bus_slot_unref(l->delay_call);
         l->block_call = sd_bus_slot_unref(l->block_call);
+        l->block_call_why = mfree(l->block_call_why);
         l->props_call = sd_bus_slot_unref(l->props_call);
-        /* A lock belongs to one logind instance: the new one starts with none. */
-        if (l->delay_fd >= 0)
-                fdstore_remove();
-        l->delay_fd = safe_close(l->delay_fd);
-        l->block_fd = safe_close(l->block_fd);
-        log_warning("logind went away; taking the locks again when it is back");
-        manager_on_logind_changed(l->manager, false, false);
+        l->list_call = sd_bus_slot_unref(l->list_call);
+        /* Keep the locks: logind restores its inhibitors from /run/systemd/inhibit when it
+         * restarts, and closing them now would leave no lock at all in between. Whether
+         * the new instance knows them is checked when it is back (logind_check_locks). */
+        log_warning("logind went away; keeping our locks, and checking them when it is back");
+        l->cb->on_presence(l->userdata, false, false);
 }
 
 static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -304,12 +365,13 @@ int logind_start(Logind *l) {
         return 0;
 }
 
-int logind_new(Manager *m, sd_bus *bus, Logind **ret) {
+int logind_new(sd_bus *bus, const LogindCallbacks *cb, void *userdata, Logind **ret) {
         Logind *l = calloc(1, sizeof(Logind));
 
         if (!l)
                 return -ENOMEM;
-        l->manager = m;
+        l->cb = cb;
+        l->userdata = userdata;
         l->bus = sd_bus_ref(bus);
         l->delay_fd = l->block_fd = -1;
         *ret = l;
@@ -325,6 +387,7 @@ Logind *logind_free(Logind *l) {
         sd_bus_slot_unref(l->owner_match);
         sd_bus_slot_unref(l->owner_call);
         sd_bus_slot_unref(l->props_call);
+        sd_bus_slot_unref(l->list_call);
         safe_close(l->delay_fd);
         safe_close(l->block_fd);
         free(l->block_why);

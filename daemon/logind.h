@@ -10,10 +10,17 @@
 
 #include "macros.h"
 
-typedef struct Manager Manager;
 typedef struct Logind Logind;
 
-int logind_new(Manager *m, sd_bus *bus, Logind **ret);
+/* How logind reports: PrepareForSleep(start); logind there (with whether it prepares a
+ * sleep) or gone; a lock taken or released. */
+typedef struct LogindCallbacks {
+        void (*on_prepare_for_sleep)(void *userdata, bool start);
+        void (*on_presence)(void *userdata, bool present, bool preparing_for_sleep);
+        void (*on_locks)(void *userdata);
+} LogindCallbacks;
+
+int logind_new(sd_bus *bus, const LogindCallbacks *cb, void *userdata, Logind **ret);
 Logind *logind_free(Logind *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Logind *, logind_free)
 

@@ -142,105 +142,6 @@ static int method_begin(Varlink *link, Manager *m, bool change, json_object *par
         return r < 0 ? r : varlink_dispatch(link, params, table, userdata);
 }
 
-/* ---- JSON ---- */
-
-static json_object *json_string_or_null(const char *s) {
-        return s ? json_object_new_string(s) : NULL;
-}
-
-static json_object *domain_to_json(Manager *m, const Domain *d) {
-        json_object *o = json_object_new_object();
-
-        json_object_object_add(o, "name", json_object_new_string(d->name));
-        json_object_object_add(o, "uuid", json_object_new_string(d->uuid));
-        json_object_object_add(o, "active", json_object_new_boolean(d->active));
-        json_object_object_add(o, "persistent", json_object_new_boolean(d->persistent));
-        json_object_object_add(o, "kind", json_object_new_string(domain_kind_to_string(d->policy.kind)));
-        json_object_object_add(o, "protected", json_object_new_boolean(
-                                       domain_policy_is_protected(&d->policy, m->config.protected_kinds)));
-        json_object_object_add(o, "action", json_object_new_string(
-                                       sleep_action_to_string(domain_policy_action(&d->policy, &m->config))));
-        json_object_object_add(o, "shutdownTimeoutSec", json_object_new_double(
-                                       (double) domain_policy_timeout_usec(&d->policy, &m->config) / USEC_PER_SEC));
-        if (d->policy_broken)
-                json_object_object_add(o, "policyError",
-                                       json_object_new_string("its XML or tdsleep metadata could not be read"));
-        return o;
-}
-
-static json_object *cycle_domain_to_json(const char *name, const char *uuid, const char *state) {
-        json_object *o = json_object_new_object();
-
-        json_object_object_add(o, "name", json_object_new_string(name));
-        json_object_object_add(o, "uuid", json_object_new_string(uuid));
-        json_object_object_add(o, "state", json_object_new_string(state));
-        return o;
-}
-
-static void add_cycle_domain(void *userdata, const StateDomain *d, const char *state) {
-        json_object_array_add(userdata, cycle_domain_to_json(d->name, d->uuid, state));
-}
-
-static json_object *int_array(const unsigned *v, size_t n) {
-        json_object *a = json_object_new_array();
-
-        for (size_t i = 0; i < n; i++)
-                json_object_array_add(a, json_object_new_int((int) v[i]));
-        return a;
-}
-
-static json_object *packages_to_json(const CpuPicture *p) {
-        json_object *a = json_object_new_array();
-
-        for (size_t k = 0; p && k < p->n_packages; k++) {
-                unsigned cpus[CPUS_MAX], online[CPUS_MAX];
-                size_t n = 0, n_online = 0;
-                json_object *o = json_object_new_object();
-
-                for (size_t i = 0; i < p->n_cpus; i++) {
-                        if (!p->cpus[i].package_known || p->cpus[i].package != p->packages[k].id)
-                                continue;
-                        cpus[n++] = p->cpus[i].id;
-                        if (p->cpus[i].online)
-                                online[n_online++] = p->cpus[i].id;
-                }
-                json_object_object_add(o, "id", json_object_new_int(p->packages[k].id));
-                json_object_object_add(o, "cpus", int_array(cpus, n));
-                json_object_object_add(o, "online", int_array(online, n_online));
-                json_object_array_add(a, o);
-        }
-        return a;
-}
-
-static json_object *status_to_json(Manager *m) {
-        json_object *o = json_object_new_object(), *cycle = json_object_new_array();
-        SleepStep step = cycle_step(m->cycle);
-        PowerPicture p;
-        uint64_t delay = logind_inhibit_delay_max_usec(m->logind);
-        const CpuPicture *cpus = m->cpus ? cpus_picture(m->cpus) : NULL;
-
-        if (power_read(m->sysfs_root, &p, NULL) < 0)
-                p.mem_sleep_selected = _MEM_SLEEP_INVALID;
-        cycle_foreach_domain(m->cycle, add_cycle_domain, cycle);
-        json_object_object_add(o, "phase", json_object_new_string(cycle_phase_to_string(cycle_phase(m->cycle))));
-        json_object_object_add(o, "step", json_string_or_null(step >= 0 ? sleep_step_to_string(step) : NULL));
-        json_object_object_add(o, "awaitingHook", json_object_new_boolean(cycle_awaiting_hook(m->cycle)));
-        json_object_object_add(o, "kernelPolicy", json_object_new_string(strna(kernel_policy_to_string(m->kernel_policy))));
-        json_object_object_add(o, "memSleep", json_string_or_null(mem_sleep_to_string(p.mem_sleep_selected)));
-        json_object_object_add(o, "tdsRunning", json_object_new_int((int) manager_count_running_tds(m)));
-        json_object_object_add(o, "delayLock", json_object_new_boolean(logind_has_delay(m->logind)));
-        json_object_object_add(o, "blockLock", json_string_or_null(logind_block_why(m->logind)));
-        json_object_object_add(o, "hold", json_string_or_null(m->hold_reason));
-        json_object_object_add(o, "libvirtUri", json_object_new_string(manager_libvirt_uri(m)));
-        json_object_object_add(o, "libvirtConnected", json_object_new_boolean(virt_is_connected(m->virt)));
-        json_object_object_add(o, "logindPresent", json_object_new_boolean(logind_is_present(m->logind)));
-        json_object_object_add(o, "inhibitDelayMaxSec", delay > 0 ? json_object_new_double((double) delay / USEC_PER_SEC) : NULL);
-        json_object_object_add(o, "canCreateTDs", json_object_new_boolean(!cpus || cpu_picture_can_create_td(cpus)));
-        json_object_object_add(o, "packages", packages_to_json(cpus));
-        json_object_object_add(o, "cycle", cycle);
-        return o;
-}
-
 static json_object *event_new(const char *type) {
         json_object *o = json_object_new_object();
 
@@ -292,14 +193,12 @@ static void emit(Manager *m, json_object *event) {
 
 static json_object *result_to_json(Manager *m, WaiterKind kind) {
         json_object *o = json_object_new_object();
-        unsigned stopped, left, failed;
 
-        cycle_counts(m->cycle, &stopped, &left, &failed);
         if (kind == WAITER_PREPARE)
                 json_object_object_add(o, "phase", json_object_new_string(cycle_phase_to_string(cycle_phase(m->cycle))));
-        json_object_object_add(o, "stopped", json_object_new_int((int) stopped));
-        json_object_object_add(o, "leftRunning", json_object_new_int((int) left));
-        json_object_object_add(o, "failed", json_object_new_int((int) failed));
+        json_object_object_add(o, "stopped", json_object_new_int((int) cycle_count(m->cycle, JOB_STOPPED)));
+        json_object_object_add(o, "leftRunning", json_object_new_int((int) cycle_count(m->cycle, JOB_LEFT_RUNNING)));
+        json_object_object_add(o, "failed", json_object_new_int((int) cycle_count(m->cycle, JOB_STOP_FAILED)));
         return o;
 }
 
@@ -343,7 +242,7 @@ void manager_on_cycle_domain(Manager *m, const char *name, const char *uuid, con
         if (!m->varlink)
                 return;
         e = event_new("domain");
-        json_object_object_add(e, "domain", cycle_domain_to_json(name, uuid, state));
+        json_object_object_add(e, "domain", manager_cycle_domain_json(name, uuid, state));
         emit(m, e);
 }
 
@@ -369,26 +268,13 @@ void manager_on_cpus_event(Manager *m) {
         else if (asprintf(&message, "CPU packages without an online CPU: %s", empty) < 0)
                 message = NULL;
         e = event_new("cpus");
-        json_object_object_add(e, "message", json_string_or_null(message));
+        json_object_object_add(e, "message", manager_json_string_or_null(message));
         emit(m, e);
 }
 
 /* ---- methods ---- */
 
 static const VarlinkDispatchField no_parameters[] = { { NULL, json_type_null, NULL, 0, 0 } };
-
-/* "suspend", "hibernate", ... or a SYSTEMD_SLEEP_ACTION value -> step; drain only if allowed. */
-static int parse_step(const char *s, bool allow_drain, SleepStep *ret) {
-        SleepStep step;
-
-        if (streq(s, "suspend-after-failed-hibernate"))
-                s = "suspend";
-        step = sleep_step_from_string(s);
-        if (step < 0 || step == SLEEP_STEP_UNKNOWN || (step == SLEEP_STEP_DRAIN && !allow_drain))
-                return -EINVAL;
-        *ret = step;
-        return 0;
-}
 
 static int vl_get_status(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
         _cleanup_(json_object_putp) json_object *reply = json_object_new_object();
@@ -398,7 +284,7 @@ static int vl_get_status(Varlink *link, json_object *params, VarlinkMethodFlags 
         r = method_begin(link, m, false, params, no_parameters, NULL);
         if (r < 0)
                 return r;
-        json_object_object_add(reply, "status", status_to_json(m));
+        json_object_object_add(reply, "status", manager_status_json(m));
         return varlink_reply(link, reply);
 }
 
@@ -416,40 +302,8 @@ static int vl_list_domains(Varlink *link, json_object *params, VarlinkMethodFlag
                 return r;
         n = virt_domains(m->virt, &domains);
         for (size_t i = 0; i < n; i++)
-                json_object_array_add(a, domain_to_json(m, domains[i]));
+                json_object_array_add(a, manager_domain_json(m, domains[i]));
         return varlink_reply(link, reply);
-}
-
-/* The steps an operation consists of. */
-static size_t operation_steps(SleepStep op, SleepStep ret[static 2]) {
-        if (op == SLEEP_STEP_SUSPEND_THEN_HIBERNATE) {
-                ret[0] = SLEEP_STEP_SUSPEND;
-                ret[1] = SLEEP_STEP_HIBERNATE;
-                return 2;
-        }
-        ret[0] = op;
-        return 1;
-}
-
-/* What a step would do to d, without touching anything. */
-static DomainVerdict plan_verdict(Manager *m, const Domain *d, SleepStep step, const PowerPicture *p) {
-        DomainVerdict v;
-
-        if (!d->active || !domain_policy_is_protected(&d->policy, m->config.protected_kinds))
-                return VERDICT_IGNORE;
-        v = plan_domain(step, plan_step_keeps_tds(step, p), domain_policy_action(&d->policy, &m->config));
-        if (v == VERDICT_S2IDLE && !(p->mem_sleep_available & POWER_MASK(MEM_SLEEP_S2IDLE)))
-                v = VERDICT_STOP;
-        return v;
-}
-
-/* Which verdict tells more about what happens: a stop beats keeping a TD running. */
-static int verdict_severity(DomainVerdict v) {
-        static const int severity[_VERDICT_MAX] = {
-                [VERDICT_IGNORE] = 0, [VERDICT_KEEP] = 1, [VERDICT_S2IDLE] = 2,
-                [VERDICT_REFUSE] = 3, [VERDICT_STOP] = 4,
-        };
-        return v >= 0 && v < _VERDICT_MAX ? severity[v] : 0;
 }
 
 static int vl_plan(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
@@ -457,50 +311,19 @@ static int vl_plan(Varlink *link, json_object *params, VarlinkMethodFlags flags,
                 { "operation", json_type_string, varlink_dispatch_const_string, 0, VARLINK_DISPATCH_MANDATORY },
                 { NULL, json_type_null, NULL, 0, 0 },
         };
-        _cleanup_(json_object_putp) json_object *reply = json_object_new_object();
-        json_object *steps = json_object_new_array(), *doms = json_object_new_array(), *verdicts = json_object_new_array();
+        _cleanup_(json_object_putp) json_object *reply = NULL;
         Manager *m = userdata;
         const char *operation = NULL;
-        SleepStep op, s[2];
-        PowerPicture p;
-        Domain **domains;
-        size_t n, n_steps;
-        bool keeps = true;
         int r;
 
-        json_object_object_add(reply, "steps", steps);
-        json_object_object_add(reply, "domains", doms);
-        json_object_object_add(reply, "verdicts", verdicts);
         r = method_begin(link, m, false, params, table, &operation);
         if (r < 0)
                 return r;
-        if (parse_step(operation, true, &op) < 0)
+        r = manager_plan_json(m, operation, &reply);
+        if (r == -EINVAL)
                 return varlink_error_invalid_parameter(link, "operation");
-        if (power_read(m->sysfs_root, &p, NULL) < 0)
-                p = (PowerPicture) { .mem_sleep_selected = _MEM_SLEEP_INVALID };
-        if (m->kernel_policy == KERNEL_POLICY_EXCLUSIVE && (p.mem_sleep_available & POWER_MASK(MEM_SLEEP_S2IDLE)))
-                p.mem_sleep_selected = MEM_SLEEP_S2IDLE;        /* what tdsleepd keeps selected */
-        n_steps = operation_steps(op, s);
-        for (size_t i = 0; i < n_steps; i++) {
-                json_object_array_add(steps, json_object_new_string(sleep_step_to_string(s[i])));
-                keeps = keeps && op != SLEEP_STEP_DRAIN && plan_step_keeps_tds(s[i], &p);
-        }
-        n = virt_domains(m->virt, &domains);
-        for (size_t i = 0; i < n; i++) {
-                DomainVerdict worst = VERDICT_IGNORE;
-
-                for (size_t k = 0; k < n_steps; k++) {
-                        DomainVerdict v = plan_verdict(m, domains[i], s[k], &p);
-                        if (verdict_severity(v) > verdict_severity(worst))
-                                worst = v;
-                }
-                if (worst == VERDICT_IGNORE)
-                        continue;
-                json_object_array_add(doms, domain_to_json(m, domains[i]));
-                json_object_array_add(verdicts, json_object_new_string(domain_verdict_to_string(worst)));
-        }
-        json_object_object_add(reply, "operation", json_object_new_string(operation));
-        json_object_object_add(reply, "keepsTDs", json_object_new_boolean(keeps));
+        if (r < 0)
+                return varlink_error_errno(link, r);
         return varlink_reply(link, reply);
 }
 
@@ -533,9 +356,9 @@ static int vl_prepare(Varlink *link, json_object *params, VarlinkMethodFlags fla
         r = method_begin(link, m, true, params, table, &p);
         if (r < 0)
                 return r;
-        if (parse_step(p.operation, false, &op) < 0)
+        if (manager_parse_step(p.operation, &op) < 0)
                 return varlink_error_invalid_parameter(link, "operation");
-        if (parse_step(p.step ? p.step : p.operation, false, &step) < 0)
+        if (manager_parse_step(p.step ? p.step : p.operation, &step) < 0)
                 return varlink_error_invalid_parameter(link, "step");
         log_info("Prepare(%s, %s) from the control socket", p.operation, sleep_step_to_string(step));
         r = add_waiter(link, m, WAITER_PREPARE, flags);
@@ -568,7 +391,7 @@ static int vl_resume(Varlink *link, json_object *params, VarlinkMethodFlags flag
         if (r < 0)
                 return r;
         log_info("Resume() from the control socket");
-        manager_resume(m);
+        cycle_sleep_over(m->cycle);
         return reply_phase(link, m);
 }
 
@@ -604,7 +427,7 @@ static int vl_drain(Varlink *link, json_object *params, VarlinkMethodFlags flags
         r = cycle_drain(m->cycle, (uint64_t) (timeout * USEC_PER_SEC));
         if (r < 0) {
                 callers_remove(&m->varlink->waiters, link);
-                return reply_busy(link, m);
+                return r == -ENOTCONN ? reply_libvirt_unavailable(link, m) : reply_busy(link, m);
         }
         complete_waiters(m);
         return 0;
@@ -623,6 +446,8 @@ static int vl_restore(Varlink *link, json_object *params, VarlinkMethodFlags fla
         r = cycle_restore(m->cycle);
         if (r == -EBUSY)
                 return reply_busy(link, m);
+        if (r == -ENOTCONN)
+                return reply_libvirt_unavailable(link, m);
         return reply_phase(link, m);    /* nothing drained (-ENOENT): nothing to do */
 }
 
@@ -671,7 +496,7 @@ static int vl_reload(Varlink *link, json_object *params, VarlinkMethodFlags flag
         if (r < 0)
                 return r;
         if (manager_reload(m, &error) < 0) {
-                json_object_object_add(error_params, "message", json_string_or_null(error));
+                json_object_object_add(error_params, "message", manager_json_string_or_null(error));
                 return varlink_error(link, IFACE ".InvalidConfiguration", error_params);
         }
         return varlink_reply(link, NULL);
@@ -694,7 +519,7 @@ static int vl_subscribe(Varlink *link, json_object *params, VarlinkMethodFlags f
         /* Start this stream (only this one) with where we stand. */
         e = event_new("phase");
         json_object_object_add(e, "phase", json_object_new_string(cycle_phase_to_string(cycle_phase(m->cycle))));
-        json_object_object_add(e, "message", json_string_or_null(m->last_status ? m->last_status + strlen("STATUS=") : NULL));
+        json_object_object_add(e, "message", manager_json_string_or_null(m->last_status ? m->last_status + strlen("STATUS=") : NULL));
         first = json_object_new_object();
         json_object_object_add(first, "event", e);
         (void) varlink_notify(link, first);

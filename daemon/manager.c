@@ -31,6 +31,9 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         manager_varlink_free(m);
         cycle_free(m->cycle);
+        record_free(m->record);
+        sd_event_source_disable_unref(m->cycle_timer);
+        free(m->plan_domains);
         cpus_free(m->cpus);
         logind_free(m->logind);
         virt_free(m->virt);
@@ -77,8 +80,11 @@ static void manager_check_inhibit_delay(Manager *m) {
 
         if (have > 0 && have < need)
                 log_warning("logind's InhibitDelayMaxSec is %.0fs, but stopping TDs may take up to %.0fs "
-                            "(ShutdownTimeoutSec= plus force-off): raise InhibitDelayMaxSec in a logind.conf.d "
-                            "drop-in, or logind may put the host to sleep with TDs still running",
+                            "(ShutdownTimeoutSec= plus force-off): logind may put the host to sleep with TDs "
+                            "still running. logind reads its drop-ins only when it starts: if tdsleep's "
+                            "(InhibitDelayMaxSec=90) came after that, reboot or run 'systemctl restart "
+                            "systemd-logind' while nobody is logged in; else raise InhibitDelayMaxSec= in "
+                            "/etc/systemd/logind.conf.d/",
                             (double) have / USEC_PER_SEC, (double) need / USEC_PER_SEC);
 }
 
@@ -93,9 +99,13 @@ int manager_reload(Manager *m, char **ret_error) {
                         *ret_error = TAKE_PTR(error);
                 return r;
         }
+        CycleSettings settings;
+
         config_done(&m->config);
         m->config = c;
         log_info("Reloaded the configuration from %s", m->config_path);
+        cycle_settings_from_config(&m->config, &settings);
+        cycle_set_settings(m->cycle, &settings);
         virt_set_uri(m->virt, manager_libvirt_uri(m));
         manager_check_inhibit_delay(m);
         manager_refresh_block_lock(m);
@@ -123,7 +133,7 @@ static void manager_keep_s2idle(Manager *m, PowerPicture *p) {
         m->exclusive_logged = true;
 }
 
-void manager_apply_kernel_policy(Manager *m, PowerPicture *ret) {
+int manager_apply_kernel_policy(Manager *m, PowerPicture *ret) {
         _cleanup_(freep) char *error = NULL;
         PowerPicture p;
         KernelPolicy policy;
@@ -143,6 +153,7 @@ void manager_apply_kernel_policy(Manager *m, PowerPicture *ret) {
         }
         if (ret)
                 *ret = p;
+        return r;
 }
 
 /* ---- CPU packages ---- */
@@ -182,32 +193,45 @@ static void on_cpus_changed(void *userdata, const CpuPicture *old, const CpuPict
 
 /* ---- events from the modules ---- */
 
-void manager_on_prepare_for_sleep(Manager *m, bool start) {
+static void manager_on_prepare_for_sleep(void *userdata, bool start) {
+        Manager *m = userdata;
+
         if (start) {
                 log_info("logind: PrepareForSleep(true)");
                 cycle_prepare_for_sleep(m->cycle);
                 return;
         }
         log_info("logind: PrepareForSleep(false)");
-        manager_resume(m);
+        cycle_sleep_over(m->cycle);
 }
 
-void manager_resume(Manager *m) {
-        /* Re-take the lock first, so the next sleep cannot start before we see it. */
-        (void) logind_take_delay(m->logind);
-        cycle_resume(m->cycle);
-}
+static void manager_on_logind_changed(void *userdata, bool present, bool preparing_for_sleep) {
+        Manager *m = userdata;
 
-void manager_on_logind_changed(Manager *m, bool present, bool preparing_for_sleep) {
         if (present) {
-                /* Prepared and logind is sleeping: a new delay lock would only hold it up. */
-                if (!(preparing_for_sleep && cycle_phase(m->cycle) == CYCLE_PHASE_READY))
-                        (void) logind_take_delay(m->logind);
                 manager_check_inhibit_delay(m);
                 manager_refresh_block_lock(m);
                 cycle_on_logind(m->cycle, preparing_for_sleep);
         }
         manager_update_status(m);
+}
+
+static void manager_on_logind_locks(void *userdata) {
+        manager_update_status(userdata);
+}
+
+static const LogindCallbacks logind_callbacks = {
+        .on_prepare_for_sleep = manager_on_prepare_for_sleep,
+        .on_presence = manager_on_logind_changed,
+        .on_locks = manager_on_logind_locks,
+};
+
+int manager_start_logind(Manager *m) {
+        int r = logind_new(m->bus, &logind_callbacks, m, &m->logind);
+
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up logind: %s", STRERROR(r));
+        return 0;
 }
 
 static bool domain_refuses(Manager *m, const Domain *d) {
@@ -263,19 +287,48 @@ static void manager_update_status_soon(Manager *m) {
                 manager_update_status(m);
 }
 
-void manager_on_domain_event(Manager *m, Domain *d, int event, int detail) {
-        cycle_on_domain_event(m->cycle, d, event);
+static void manager_on_domain_event(void *userdata, Domain *d, int event, int detail) {
+        Manager *m = userdata;
+        PlanDomain pd;
+
+        if (IN_SET(event, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STOPPED)) {
+                manager_plan_domain(m, d, &pd);
+                if (event == VIR_DOMAIN_EVENT_STARTED)
+                        record_forget_failed_xml(m->record, d->uuid);   /* it runs again */
+                cycle_on_domain(m->cycle, &pd, event == VIR_DOMAIN_EVENT_STARTED);
+        }
         /* Rebuild the block lock only when a refusing TD may have come or gone. */
         if (m->refusing > 0 || (d->active && domain_refuses(m, d)))
                 manager_refresh_block_lock(m);
         manager_update_status_soon(m);
 }
 
-void manager_on_libvirt_changed(Manager *m) {
-        cycle_on_libvirt_changed(m->cycle);
+static void manager_on_libvirt_changed(void *userdata) {
+        Manager *m = userdata;
+
+        cycle_on_libvirt(m->cycle, virt_is_connected(m->virt));
         if (virt_is_connected(m->virt))
                 manager_refresh_block_lock(m);
         manager_update_status(m);
+}
+
+static const VirtCallbacks virt_callbacks = {
+        .on_domain = manager_on_domain_event,
+        .on_connection = manager_on_libvirt_changed,
+};
+
+bool manager_record_degraded(const Manager *m) {
+        /* The engine knows a save that failed; the record also knows a finished cycle it
+         * could only mark in the fd store, and a load that went on from there. */
+        return cycle_record_degraded(m->cycle) || record_degraded(m->record);
+}
+
+int manager_start_virt(Manager *m) {
+        int r = virt_new(m->event, manager_libvirt_uri(m), &virt_callbacks, m, &m->virt);
+
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up libvirt: %s", STRERROR(r));
+        return 0;
 }
 
 unsigned manager_count_running_tds(Manager *m) {
@@ -297,13 +350,16 @@ void manager_update_status(Manager *m) {
 
         if (!m->cycle || !m->virt || !m->logind)
                 return;
-        if (asprintf(&status, "STATUS=%s%s; %u TDs running; delay lock %s; libvirt %s%s",
+        if (asprintf(&status, "STATUS=%s%s%s%s; %u TDs running; delay lock %s; libvirt %s%s%s",
                      cycle_phase_to_string(cycle_phase(m->cycle)),
+                     cycle_is_drained(m->cycle) ? " (drained)" : "",
                      cycle_awaiting_hook(m->cycle) ? " (waiting for the sleep hook)" : "",
+                     cycle_awaiting_libvirt(m->cycle) ? " (waiting for libvirt)" : "",
                      manager_count_running_tds(m), logind_has_delay(m->logind) ? "held" : "released",
                      virt_is_connected(m->virt) ? "connected" : "disconnected",
                      m->cpus && !cpu_picture_can_create_td(cpus_picture(m->cpus)) ?
-                     "; TDs cannot be created: a CPU package has no online CPU" : "") < 0)
+                     "; TDs cannot be created: a CPU package has no online CPU" : "",
+                     manager_record_degraded(m) ? "; record degraded: the disk refused it" : "") < 0)
                 return;
         if (m->last_status && streq(m->last_status, status)) {
                 free(status);
@@ -361,6 +417,8 @@ static void manager_adopt_stored_fds(Manager *m) {
 
                 if (names && names[i] && streq(names[i], "delay-inhibitor"))
                         logind_adopt_delay_fd(m->logind, fd);
+                else if (names && names[i] && record_adopt_fd(m->record, names[i], fd) > 0)
+                        ;       /* a copy of the record, or a finished cycle's marker */
                 else if (m->listen_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
                         m->listen_fd = fd;      /* tdsleepd.socket: the control socket */
                 else {
@@ -422,19 +480,19 @@ int manager_start(Manager *m) {
         r = virt_event_register(m->event);
         if (r < 0)
                 return log_error_errno(r, "Failed to hook libvirt into the event loop: %s", STRERROR(r));
-        r = cycle_new(m, &m->cycle);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create the cycle: %s", STRERROR(r));
-        r = cycle_load(m->cycle);
+        r = manager_start_cycle(m);
         if (r < 0)
                 return r;
-        r = logind_new(m, m->bus, &m->logind);
+        r = manager_start_logind(m);
         if (r < 0)
-                return log_error_errno(r, "Failed to set up logind: %s", STRERROR(r));
+                return r;
         manager_adopt_stored_fds(m);
-        r = virt_new(m, m->event, manager_libvirt_uri(m), &m->virt);
+        r = manager_load_record(m);
         if (r < 0)
-                return log_error_errno(r, "Failed to set up libvirt: %s", STRERROR(r));
+                return r;
+        r = manager_start_virt(m);
+        if (r < 0)
+                return r;
         manager_apply_kernel_policy(m, NULL);
         r = manager_start_cpus(m);
         if (r < 0)

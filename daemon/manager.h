@@ -5,6 +5,7 @@
 
 /* The one Manager: owns the loop, the config and every module; routes their events. */
 
+#include <json.h>
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
@@ -14,6 +15,7 @@
 #include "cycle.h"
 #include "logind.h"
 #include "power.h"
+#include "record.h"
 #include "virt.h"
 
 typedef struct Manager {
@@ -30,7 +32,10 @@ typedef struct Manager {
 
         Virt *virt;
         Logind *logind;
-        Cycle *cycle;
+        Cycle *cycle;                           /* the engine (cycle.h); its effects in manager-cycle.c */
+        Record *record;                         /* the cycle's durable record */
+        sd_event_source *cycle_timer;           /* the engine's one timer */
+        PlanDomain *plan_domains;               /* the domain table as the planner sees it */
         Cpus *cpus;
         struct ManagerVarlink *varlink;        /* the control socket (manager-varlink.c) */
         int listen_fd;                          /* the control socket passed by systemd */
@@ -63,19 +68,24 @@ int manager_reload(Manager *m, char **ret_error);
 /* The libvirt URI in force: --libvirt-uri, else LibvirtURI=. */
 const char *manager_libvirt_uri(const Manager *m);
 
-/* The sleep is over (PrepareForSleep(false), Resume()): take the delay lock again, then
- * start what was stopped. */
-void manager_resume(Manager *m);
+/* The engine and its timer (manager-cycle.c); then the record of an interrupted cycle,
+ * once the fd store was read. */
+int manager_start_cycle(Manager *m);
+/* The libvirt connection's object and logind's, reporting to the manager (neither
+ * connected yet). */
+int manager_start_virt(Manager *m);
+int manager_start_logind(Manager *m);
+int manager_load_record(Manager *m);
+/* What the engine and Plan() see: the domain table, the kernel's picture, the policy.
+ * With apply_policy, the kernel policy is applied too (s2idle kept under exclusive). */
+int manager_observe(Manager *m, bool apply_policy, CycleWorld *ret);
+void manager_plan_domain(Manager *m, const Domain *d, PlanDomain *ret);
 
-/* Events from the modules. */
-void manager_on_prepare_for_sleep(Manager *m, bool start);
-void manager_on_logind_changed(Manager *m, bool present, bool preparing_for_sleep);
-void manager_on_domain_event(Manager *m, Domain *d, int event, int detail);
-void manager_on_libvirt_changed(Manager *m);
 
 /* Re-read the kernel's picture and apply the kernel policy: under exclusive, keep s2idle
- * selected in mem_sleep (S3 would fail late). Fills *ret if given. */
-void manager_apply_kernel_policy(Manager *m, PowerPicture *ret);
+ * selected in mem_sleep (S3 would fail late). Fills *ret if given; negative errno when
+ * the picture could not be read. */
+int manager_apply_kernel_policy(Manager *m, PowerPicture *ret);
 
 /* The cycle's phase changed / one of its TDs changed state: tell subscribers and
  * waiting Prepare calls (manager-varlink.c). */
@@ -96,6 +106,19 @@ bool manager_has_control_socket(const Manager *m);
 /* Tell subscribers: STATUS changed / the CPU picture changed. */
 void manager_on_status_event(Manager *m, const char *status);
 void manager_on_cpus_event(Manager *m);
+
+/* The control socket's JSON (manager-json.c). */
+json_object *manager_json_string_or_null(const char *s);
+json_object *manager_domain_json(Manager *m, const Domain *d);
+json_object *manager_cycle_domain_json(const char *name, const char *uuid, const char *state);
+json_object *manager_status_json(Manager *m);
+/* Plan(operation): -EINVAL for an unknown operation. */
+int manager_plan_json(Manager *m, const char *operation, json_object **ret);
+/* "suspend", "hibernate", ... or a SYSTEMD_SLEEP_ACTION value -> step; -EINVAL otherwise. */
+int manager_parse_step(const char *s, SleepStep *ret);
+
+/* The record has no copy on disk (only in systemd's fd store), or none at all. */
+bool manager_record_degraded(const Manager *m);
 
 /* Number of running domains that are protected (TDs by config and metadata). */
 unsigned manager_count_running_tds(Manager *m);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
 
 #include "plan.h"
 
@@ -8,15 +9,20 @@ static const char *const sleep_step_table[_SLEEP_STEP_MAX] = {
         [SLEEP_STEP_HYBRID_SLEEP] = "hybrid-sleep",
         [SLEEP_STEP_SUSPEND_THEN_HIBERNATE] = "suspend-then-hibernate",
         [SLEEP_STEP_UNKNOWN] = "unknown",
-        [SLEEP_STEP_DRAIN] = "drain",
 };
 DEFINE_STRING_TABLE(sleep_step, SleepStep, _SLEEP_STEP_MAX)
+
+static const char *const plan_when_table[_PLAN_WHEN_MAX] = {
+        [PLAN_WHEN_NOTHING] = "nothing",
+        [PLAN_WHEN_ACT] = "act",
+        [PLAN_WHEN_WAIT_FOR_HOOK] = "wait-for-hook",
+};
+DEFINE_STRING_TABLE(plan_when, PlanWhen, _PLAN_WHEN_MAX)
 
 static const char *const domain_verdict_table[_VERDICT_MAX] = {
         [VERDICT_IGNORE] = "ignore",
         [VERDICT_KEEP] = "keep",
         [VERDICT_STOP] = "stop",
-        [VERDICT_S2IDLE] = "s2idle",
         [VERDICT_REFUSE] = "refuse",
 };
 DEFINE_STRING_TABLE(domain_verdict, DomainVerdict, _VERDICT_MAX)
@@ -39,33 +45,152 @@ bool plan_step_keeps_tds(SleepStep step, const PowerPicture *p) {
         return step == SLEEP_STEP_SUSPEND && suspend_keeps_tds(p);
 }
 
+static bool can_hibernate(const PowerPicture *p) {
+        return (p->states & POWER_MASK(POWER_STATE_DISK)) && p->has_swap;
+}
+
 PlanWhen plan_when_to_act(const PowerPicture *p) {
         bool can_suspend = p->states & SUSPEND_STATES;
-        bool can_hibernate = (p->states & POWER_MASK(POWER_STATE_DISK)) && p->has_swap;
         bool suspend_keeps = can_suspend && suspend_keeps_tds(p);
 
-        if (!can_hibernate)
+        if (!can_hibernate(p))
                 /* Only suspend (or nothing at all) is possible. */
                 return can_suspend && !suspend_keeps ? PLAN_WHEN_ACT : PLAN_WHEN_NOTHING;
         /* Hibernation loses TDs; a suspend that keeps them makes the two disagree. */
         return suspend_keeps ? PLAN_WHEN_WAIT_FOR_HOOK : PLAN_WHEN_ACT;
 }
 
-DomainVerdict plan_domain(SleepStep step, bool keeps, SleepAction action) {
-        if (step == SLEEP_STEP_DRAIN)
-                return VERDICT_STOP;
-        if (keeps)
-                return VERDICT_KEEP;
-        switch (action) {
-        case SLEEP_ACTION_STOP:
-                return VERDICT_STOP;
-        case SLEEP_ACTION_REFUSE:
-                return VERDICT_REFUSE;
-        case SLEEP_ACTION_S2IDLE:
-                /* Steering mem_sleep only changes a suspend; UNKNOWN is a suspend or the
-                 * hook will tell, and the s2idle choice is revisited then. */
-                return step == SLEEP_STEP_SUSPEND || step == SLEEP_STEP_UNKNOWN ? VERDICT_S2IDLE : VERDICT_STOP;
-        default:
-                return _VERDICT_INVALID;
+uint64_t plan_stop_timeout_usec(const PlanInput *in, const PlanDomain *d) {
+        if (in->mode == PLAN_MODE_DRAIN && in->drain_timeout_usec > 0)
+                return in->drain_timeout_usec;
+        return d->timeout_usec;
+}
+
+static int cmp_desc(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+        return x < y ? 1 : x > y ? -1 : 0;
+}
+
+uint64_t plan_stop_budget_usec(const uint64_t *timeouts, size_t n, unsigned parallel, bool force_off) {
+        uint64_t extra = force_off ? PLAN_FORCE_OFF_USEC : 0, worst = 0, *sorted, *lanes;
+        size_t width = parallel == 0 || parallel > n ? n : parallel;
+
+        if (n == 0)
+                return 0;
+        sorted = memdup(timeouts, n * sizeof(uint64_t));
+        lanes = calloc(width, sizeof(uint64_t));
+        if (!sorted || !lanes) {
+                /* No memory for the schedule: one after another is an upper bound. */
+                for (size_t i = 0; i < n; i++)
+                        worst += timeouts[i] + extra;
+                free(sorted);
+                free(lanes);
+                return worst;
         }
+        /* Longest first, each onto the lane that frees up first: what the engine does
+         * when every TD ignores its shutdown and then needs forcing. */
+        qsort(sorted, n, sizeof(uint64_t), cmp_desc);
+        for (size_t i = 0; i < n; i++) {
+                size_t best = 0;
+
+                for (size_t k = 1; k < width; k++)
+                        if (lanes[k] < lanes[best])
+                                best = k;
+                lanes[best] += sorted[i] + extra;
+        }
+        for (size_t k = 0; k < width; k++)
+                worst = MAX(worst, lanes[k]);
+        free(sorted);
+        free(lanes);
+        return worst;
+}
+
+/* A running TD asks to be kept by steering a suspend to s2idle, and mem_sleep offers it. */
+static bool wants_s2idle(const PlanInput *in, const PowerPicture *p) {
+        if (!(p->mem_sleep_available & POWER_MASK(MEM_SLEEP_S2IDLE)) || p->mem_sleep_selected == MEM_SLEEP_S2IDLE)
+                return false;
+        for (size_t i = 0; i < in->n_domains; i++)
+                if (in->domains[i].active && in->domains[i].protected &&
+                    in->domains[i].action == SLEEP_ACTION_S2IDLE)
+                        return true;
+        return false;
+}
+
+/* The picture tdsleepd works with: under exclusive, s2idle is kept selected. */
+static PowerPicture effective_picture(const PlanInput *in) {
+        PowerPicture p = *in->power;
+
+        if (in->kernel_policy == KERNEL_POLICY_EXCLUSIVE && (p.mem_sleep_available & POWER_MASK(MEM_SLEEP_S2IDLE)))
+                p.mem_sleep_selected = MEM_SLEEP_S2IDLE;
+        return p;
+}
+
+/* Decide when and whether TDs survive, and whether to steer first. */
+static void plan_step(const PlanInput *in, Plan *plan) {
+        PowerPicture p = effective_picture(in), steered = p;
+        bool wants = wants_s2idle(in, &p);
+
+        if (wants)
+                steered.mem_sleep_selected = MEM_SLEEP_S2IDLE;
+        plan->power = p;
+        if (in->step == SLEEP_STEP_UNKNOWN) {
+                PlanWhen w = plan_when_to_act(&steered);
+
+                if (w == PLAN_WHEN_WAIT_FOR_HOOK && in->hook_reachable) {
+                        plan->when = PLAN_WHEN_WAIT_FOR_HOOK;
+                        plan->keeps = true;     /* for now: the hook's step decides */
+                        return;
+                }
+                /* Steering helps only when it alone makes every possible step keep TDs;
+                 * with hibernation possible and no hook, assume the worst. */
+                plan->keeps = w == PLAN_WHEN_NOTHING;
+                plan->steer_s2idle = wants && plan->keeps && plan_when_to_act(&p) != PLAN_WHEN_NOTHING;
+        } else if (in->step == SLEEP_STEP_SUSPEND) {
+                plan->keeps = plan_step_keeps_tds(in->step, &steered);
+                plan->steer_s2idle = wants && plan->keeps && !plan_step_keeps_tds(in->step, &p);
+        } else
+                plan->keeps = false;
+        if (plan->steer_s2idle)
+                plan->power = steered;
+        plan->when = plan->keeps ? PLAN_WHEN_NOTHING : PLAN_WHEN_ACT;
+}
+
+static DomainVerdict verdict(const PlanInput *in, const Plan *plan, const PlanDomain *d) {
+        if (!d->active || !d->protected)
+                return VERDICT_IGNORE;
+        if (in->mode == PLAN_MODE_DRAIN)
+                return VERDICT_STOP;
+        if (plan->keeps)
+                return VERDICT_KEEP;
+        /* s2idle could not be had for this step (hibernation, or no s2idle): stop. */
+        return d->action == SLEEP_ACTION_REFUSE ? VERDICT_REFUSE : VERDICT_STOP;
+}
+
+void plan_make(const PlanInput *in, DomainVerdict *verdicts, Plan *ret) {
+        Plan plan = { .power.mem_sleep_selected = _MEM_SLEEP_INVALID };
+        uint64_t *timeouts = calloc(in->n_domains ? in->n_domains : 1, sizeof(uint64_t));
+        size_t n_timeouts = 0;
+
+        if (in->mode == PLAN_MODE_DRAIN)
+                plan.when = PLAN_WHEN_ACT;
+        else if (!in->power) {
+                /* No picture of the kernel's sleep states: when in doubt, TDs are lost. */
+                plan.when = PLAN_WHEN_ACT;
+        } else
+                plan_step(in, &plan);
+        for (size_t i = 0; i < in->n_domains; i++) {
+                DomainVerdict v = verdict(in, &plan, &in->domains[i]);
+
+                verdicts[i] = v;
+                plan.n_stop += v == VERDICT_STOP;
+                plan.n_refuse += v == VERDICT_REFUSE;
+                plan.n_keep += v == VERDICT_KEEP;
+                if (v == VERDICT_STOP && timeouts)
+                        timeouts[n_timeouts++] = plan_stop_timeout_usec(in, &in->domains[i]);
+        }
+        plan.budget_usec = timeouts ? plan_stop_budget_usec(timeouts, n_timeouts, in->parallel_shutdown, in->force_off)
+                                    : UINT64_MAX;
+        free(timeouts);
+        *ret = plan;
 }

@@ -1,12 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Pure decisions: which sleep step keeps TDs, when to act, what each domain gets. */
+/* The planner: every sleep decision, in one pure function (no I/O, no loop, no clock).
+ * Prepare, the reaction to a TD that starts mid-cycle, and the Plan() method all call
+ * plan_make(), so they cannot disagree. */
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
+#include "macros.h"
 #include "power.h"
+
+/* How long a destroy may take before the TD counts as failed to stop. */
+#define PLAN_FORCE_OFF_USEC (10 * USEC_PER_SEC)
 
 /* A step is one platform transition; logind's operations map onto one or two steps. */
 typedef enum SleepStep {
@@ -15,12 +23,19 @@ typedef enum SleepStep {
         SLEEP_STEP_HYBRID_SLEEP,
         SLEEP_STEP_SUSPEND_THEN_HIBERNATE,
         SLEEP_STEP_UNKNOWN,     /* PrepareForSleep(true) names no operation */
-        SLEEP_STEP_DRAIN,       /* no sleep: the operator stops every TD for maintenance */
         _SLEEP_STEP_MAX,
         _SLEEP_STEP_INVALID = -EINVAL,
 } SleepStep;
 
 DECLARE_STRING_TABLE(sleep_step, SleepStep);
+
+/* What a cycle is for: a sleep, or the operator's maintenance drain (no sleep). */
+typedef enum PlanMode {
+        PLAN_MODE_SLEEP,
+        PLAN_MODE_DRAIN,
+        _PLAN_MODE_MAX,
+        _PLAN_MODE_INVALID = -EINVAL,
+} PlanMode;
 
 /* Do running TDs survive this (known) step with this kernel picture?
  * suspend: yes for mem_sleep s2idle/shallow, no for deep; the others: no. */
@@ -28,9 +43,13 @@ bool plan_step_keeps_tds(SleepStep step, const PowerPicture *p);
 
 typedef enum PlanWhen {
         PLAN_WHEN_NOTHING,      /* every step the host can take keeps TDs */
-        PLAN_WHEN_ACT,          /* every step loses TDs: act now, inside the delay window */
+        PLAN_WHEN_ACT,          /* the step loses TDs: act now, inside the delay window */
         PLAN_WHEN_WAIT_FOR_HOOK,/* they disagree: only the sleep hook knows the step */
+        _PLAN_WHEN_MAX,
+        _PLAN_WHEN_INVALID = -EINVAL,
 } PlanWhen;
+
+DECLARE_STRING_TABLE(plan_when, PlanWhen);
 
 /* For PrepareForSleep(true), where the step is unknown: look at every operation the
  * host can perform now (state, mem_sleep, swap) and say whether they agree. */
@@ -38,9 +57,8 @@ PlanWhen plan_when_to_act(const PowerPicture *p);
 
 typedef enum DomainVerdict {
         VERDICT_IGNORE,         /* not protected, or not running */
-        VERDICT_KEEP,           /* protected but the step keeps it */
+        VERDICT_KEEP,           /* protected, and the step (maybe steered) keeps it */
         VERDICT_STOP,
-        VERDICT_S2IDLE,
         VERDICT_REFUSE,
         _VERDICT_MAX,
         _VERDICT_INVALID = -EINVAL,
@@ -48,7 +66,46 @@ typedef enum DomainVerdict {
 
 DECLARE_STRING_TABLE(domain_verdict, DomainVerdict);
 
-/* The verdict for one running protected domain whose action is action, when the step
- * keeps (keeps=true) or loses TDs. s2idle only helps a suspend step: for hibernate
- * it falls back to stop. A drain stops every TD, whatever its action. */
-DomainVerdict plan_domain(SleepStep step, bool keeps, SleepAction action);
+/* One domain as the planner sees it. */
+typedef struct PlanDomain {
+        const char *uuid;
+        const char *name;
+        bool active;            /* running or paused */
+        bool persistent;
+        bool protected;         /* a TD by ProtectedKinds= and its metadata */
+        SleepAction action;     /* OnDeepSleep= or its metadata */
+        uint64_t timeout_usec;  /* ShutdownTimeoutSec= or its metadata */
+} PlanDomain;
+
+typedef struct PlanInput {
+        PlanMode mode;
+        SleepStep step;                 /* SLEEP: the step; UNKNOWN when nobody named it */
+        const PowerPicture *power;      /* NULL: unreadable. Then TDs are taken to be lost */
+        KernelPolicy kernel_policy;     /* in force; under exclusive s2idle is kept selected */
+        bool hook_reachable;            /* the sleep hook can name the step (control socket) */
+        bool force_off;                 /* ForceOff= */
+        unsigned parallel_shutdown;     /* ParallelShutdown=, 0 = all at once */
+        uint64_t drain_timeout_usec;    /* DRAIN: > 0 replaces every stop timeout */
+        const PlanDomain *domains;
+        size_t n_domains;
+} PlanInput;
+
+typedef struct Plan {
+        PlanWhen when;
+        bool steer_s2idle;      /* select s2idle in mem_sleep first; then the suspend keeps TDs */
+        bool keeps;             /* TDs survive the step as planned (after any steering) */
+        PowerPicture power;     /* the picture as it will be after the steering */
+        unsigned n_stop, n_refuse, n_keep;
+        uint64_t budget_usec;   /* worst case to stop every TD with the verdict stop */
+} Plan;
+
+/* The whole plan. verdicts[i] (the caller's array of in->n_domains) gets domain i's
+ * verdict. With when = WAIT_FOR_HOOK nothing is done yet: verdicts are keep. */
+void plan_make(const PlanInput *in, DomainVerdict *verdicts, Plan *ret);
+
+/* The stop timeout for d in this plan (a drain's timeout replaces the domain's). */
+uint64_t plan_stop_timeout_usec(const PlanInput *in, const PlanDomain *d);
+
+/* Worst-case time to stop TDs with these timeouts, each plus force-off when force_off,
+ * at most parallel (0 = all) at once, longest first. */
+uint64_t plan_stop_budget_usec(const uint64_t *timeouts, size_t n, unsigned parallel, bool force_off);

@@ -14,7 +14,10 @@
 #include "parse-util.h"
 #include "state.h"
 
-#define STATE_VERSION 1
+/* Version 2 added the cycle and boot ids, the generation and the drain flags. A State
+ * without a cycle id (written by code that predates the record) is still saved as
+ * version 1, which is exactly what it is; both are read. */
+#define STATE_VERSION 2
 /* Saved XML of many TDs fits easily; anything bigger is not ours. */
 #define STATE_FILE_MAX (64 * 1024 * 1024)
 #define STATE_TMP_NAME STATE_FILE_NAME ".tmp"
@@ -49,7 +52,7 @@ void state_done(State *s) {
 }
 
 /* 8-4-4-4-12 hex digits, as virDomainGetUUIDString() prints them. */
-static bool uuid_valid(const char *uuid) {
+bool uuid_string_valid(const char *uuid) {
         if (strlen(uuid) != UUID_STRING_MAX - 1)
                 return false;
         for (size_t i = 0; i < UUID_STRING_MAX - 1; i++) {
@@ -72,7 +75,7 @@ int state_add_domain(State *s, const char *uuid, const char *name, const char *x
         _cleanup_(freep) char *name_copy = NULL, *xml_copy = NULL;
         StateDomain *grown;
 
-        if (!uuid_valid(uuid) || !name)
+        if (!uuid_string_valid(uuid) || !name)
                 return -EINVAL;
         if (state_find_domain(s, uuid))
                 return -EEXIST;
@@ -94,6 +97,24 @@ int state_add_domain(State *s, const char *uuid, const char *name, const char *x
         return 0;
 }
 
+/* 32 lowercase hex digits, as sd_id128_to_string() prints them. */
+bool id128_string_valid(const char *id) {
+        return strlen(id) == ID128_STRING_MAX - 1 && strspn(id, "0123456789abcdef") == ID128_STRING_MAX - 1;
+}
+
+/* The version s is written as: 1 without a cycle id (and then none of what only version 2
+ * can say: refusing beats silently dropping it), 2 with both ids well-formed. */
+static int state_version(const State *s) {
+        if (!isempty(s->cycle_id))
+                return id128_string_valid(s->cycle_id) && id128_string_valid(s->boot_id) ? STATE_VERSION : -EINVAL;
+        if (!isempty(s->boot_id) || s->drained || s->generation > 0)
+                return -EINVAL;
+        for (size_t i = 0; i < s->n_domains; i++)
+                if (s->domains[i].drained)
+                        return -EINVAL;
+        return 1;
+}
+
 /* ---- serialising */
 
 static int json_add(json_object *o, const char *key, json_object *v) {
@@ -113,7 +134,7 @@ static int json_add_string_or_null(json_object *o, const char *key, const char *
         return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
 }
 
-static int domain_to_json(const StateDomain *d, json_object **ret) {
+static int domain_to_json(const StateDomain *d, bool v2, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         int r;
 
@@ -126,6 +147,8 @@ static int domain_to_json(const StateDomain *d, json_object **ret) {
                 r = json_add(o, "persistent", json_object_new_boolean(d->persistent));
         if (r >= 0)
                 r = json_add(o, "started", json_object_new_boolean(d->started));
+        if (r >= 0 && v2)
+                r = json_add(o, "drained", json_object_new_boolean(d->drained));
         if (r >= 0)
                 r = json_add_string_or_null(o, "xml", d->xml);
         if (r < 0)
@@ -134,7 +157,7 @@ static int domain_to_json(const StateDomain *d, json_object **ret) {
         return 0;
 }
 
-static int domains_to_json(const State *s, json_object **ret) {
+static int domains_to_json(const State *s, bool v2, json_object **ret) {
         _cleanup_(json_object_putp) json_object *a = json_object_new_array();
 
         if (!a)
@@ -143,7 +166,7 @@ static int domains_to_json(const State *s, json_object **ret) {
                 json_object *d;
                 int r;
 
-                r = domain_to_json(&s->domains[i], &d);
+                r = domain_to_json(&s->domains[i], v2, &d);
                 if (r < 0)
                         return r;
                 if (json_object_array_add(a, d) < 0) {
@@ -155,17 +178,32 @@ static int domains_to_json(const State *s, json_object **ret) {
         return 0;
 }
 
+static int state_ids_to_json(json_object *o, const State *s) {
+        int r = json_add(o, "cycle_id", json_object_new_string(s->cycle_id));
+
+        if (r >= 0)
+                r = json_add(o, "boot_id", json_object_new_string(s->boot_id));
+        if (r >= 0)
+                r = json_add(o, "generation", json_object_new_uint64(s->generation));
+        if (r >= 0)
+                r = json_add(o, "drained", json_object_new_boolean(s->drained));
+        return r;
+}
+
 static int state_to_json(const State *s, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         const char *phase = cycle_phase_to_string(s->phase), *step = sleep_step_to_string(s->step);
+        int version = state_version(s);
         json_object *domains = NULL;
         int r;
 
         if (!o)
                 return -ENOMEM;
-        if (!phase || !step)
+        if (!phase || !step || version < 0)
                 return -EINVAL;
-        r = json_add(o, "version", json_object_new_int(STATE_VERSION));
+        r = json_add(o, "version", json_object_new_int(version));
+        if (r >= 0 && version >= 2)
+                r = state_ids_to_json(o, s);
         if (r >= 0)
                 r = json_add(o, "phase", json_object_new_string(phase));
         if (r >= 0)
@@ -175,7 +213,7 @@ static int state_to_json(const State *s, json_object **ret) {
         if (r >= 0)
                 r = json_add(o, "started_realtime_usec", json_object_new_uint64(s->started_realtime_usec));
         if (r >= 0)
-                r = domains_to_json(s, &domains);
+                r = domains_to_json(s, version >= 2, &domains);
         if (r >= 0)
                 r = json_add(o, "domains", domains);
         if (r < 0)
@@ -227,8 +265,8 @@ static int json_get_nullable_string(json_object *o, const char *key, const char 
         return 0;
 }
 
-static int domain_from_json(State *s, json_object *d) {
-        json_object *uuid, *name, *persistent, *started;
+static int domain_from_json(State *s, json_object *d, bool v2) {
+        json_object *uuid, *name, *persistent, *started, *drained = NULL;
         const char *xml;
         int r;
 
@@ -238,6 +276,8 @@ static int domain_from_json(State *s, json_object *d) {
         name = json_get(d, "name", json_type_string);
         persistent = json_get(d, "persistent", json_type_boolean);
         started = json_get(d, "started", json_type_boolean);
+        if (v2 && !(drained = json_get(d, "drained", json_type_boolean)))
+                return -EBADMSG;
         if (!uuid || !name || !persistent || !started || json_get_nullable_string(d, "xml", &xml) < 0)
                 return -EBADMSG;
         r = state_add_domain(s, json_object_get_string(uuid), json_object_get_string(name), xml,
@@ -247,17 +287,47 @@ static int domain_from_json(State *s, json_object *d) {
         if (r < 0)
                 return r;
         s->domains[s->n_domains - 1].started = json_object_get_boolean(started);
+        s->domains[s->n_domains - 1].drained = drained && json_object_get_boolean(drained);
         return 0;
 }
 
-static int state_header_from_json(State *s, json_object *o) {
+/* A string key holding an id128 (32 lowercase hex digits), copied to ret. */
+static int json_get_id128(json_object *o, const char *key, char ret[static ID128_STRING_MAX]) {
+        json_object *v = json_get(o, key, json_type_string);
+
+        if (!v || !id128_string_valid(json_object_get_string(v)))
+                return -EBADMSG;
+        memcpy(ret, json_object_get_string(v), ID128_STRING_MAX);
+        return 0;
+}
+
+/* The keys version 2 added; a version-1 file has none: no ids, generation 0, not drained. */
+static int state_v2_from_json(State *s, json_object *o) {
+        json_object *generation = json_get(o, "generation", json_type_int);
+        json_object *drained = json_get(o, "drained", json_type_boolean);
+
+        if (json_get_id128(o, "cycle_id", s->cycle_id) < 0 || json_get_id128(o, "boot_id", s->boot_id) < 0)
+                return -EBADMSG;
+        if (!generation || !drained || json_object_get_int64(generation) < 0)
+                return -EBADMSG;
+        s->generation = json_object_get_uint64(generation);
+        s->drained = json_object_get_boolean(drained);
+        return 0;
+}
+
+static int state_header_from_json(State *s, json_object *o, int64_t *ret_version) {
         json_object *version = json_get(o, "version", json_type_int);
         json_object *phase = json_get(o, "phase", json_type_string);
         json_object *step = json_get(o, "step", json_type_string);
         json_object *realtime = json_get(o, "started_realtime_usec", json_type_int);
         const char *restore;
 
-        if (!version || json_object_get_int64(version) != STATE_VERSION || !phase || !step || !realtime)
+        if (!version || !phase || !step || !realtime)
+                return -EBADMSG;
+        *ret_version = json_object_get_int64(version);
+        if (*ret_version != 1 && *ret_version != STATE_VERSION)
+                return -EBADMSG;
+        if (*ret_version >= 2 && state_v2_from_json(s, o) < 0)
                 return -EBADMSG;
         if (json_object_get_int64(realtime) < 0 || json_get_nullable_string(o, "mem_sleep_restore", &restore) < 0)
                 return -EBADMSG;
@@ -273,19 +343,20 @@ static int state_header_from_json(State *s, json_object *o) {
 static int state_from_json(json_object *o, State *ret) {
         _cleanup_(state_done) State s;
         json_object *domains;
+        int64_t version;
         int r;
 
         state_init(&s);
         if (!json_object_is_type(o, json_type_object))
                 return -EBADMSG;
-        r = state_header_from_json(&s, o);
+        r = state_header_from_json(&s, o, &version);
         if (r < 0)
                 return r;
         domains = json_get(o, "domains", json_type_array);
         if (!domains)
                 return -EBADMSG;
         for (size_t i = 0; i < json_object_array_length(domains); i++) {
-                r = domain_from_json(&s, json_object_array_get_idx(domains, i));
+                r = domain_from_json(&s, json_object_array_get_idx(domains, i), version >= 2);
                 if (r < 0)
                         return r;
         }
@@ -390,13 +461,12 @@ static uint64_t now_realtime_usec(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
-/* Keep a corrupt file for the operator instead of dropping what it said. */
-static int state_move_aside(const char *dir, char **ret_moved_to) {
+int state_move_aside(const char *dir, const char *why, char **ret_moved_to) {
         _cleanup_(freep) char *from = NULL, *to = NULL;
         _cleanup_(closep) int dfd = -1;
 
         if (asprintf(&from, "%s/" STATE_FILE_NAME, dir) < 0 ||
-            asprintf(&to, "%s/" STATE_FILE_NAME ".corrupt-%" PRIu64, dir, now_realtime_usec()) < 0)
+            asprintf(&to, "%s/" STATE_FILE_NAME ".%s-%" PRIu64, dir, why, now_realtime_usec()) < 0)
                 return -ENOMEM;
         if (rename(from, to) < 0)
                 return -errno;
@@ -405,7 +475,14 @@ static int state_move_aside(const char *dir, char **ret_moved_to) {
                 (void) fsync(dfd);
         if (ret_moved_to)
                 *ret_moved_to = TAKE_PTR(to);
-        return -EBADMSG;
+        return 0;
+}
+
+/* Keep a corrupt file for the operator instead of dropping what it said. */
+static int state_move_aside_corrupt(const char *dir, char **ret_moved_to) {
+        int r = state_move_aside(dir, "corrupt", ret_moved_to);
+
+        return r < 0 ? r : -EBADMSG;
 }
 
 int state_load(const char *dir, State *ret, char **ret_moved_to) {
@@ -418,14 +495,14 @@ int state_load(const char *dir, State *ret, char **ret_moved_to) {
                 return -ENOMEM;
         r = read_full_file(path, STATE_FILE_MAX, &text, &size);
         if (r == -EFBIG)
-                return state_move_aside(dir, ret_moved_to);
+                return state_move_aside_corrupt(dir, ret_moved_to);
         if (r < 0)
                 return r;
         r = json_parse_whole(text, size, &o);
         if (r >= 0)
                 r = state_from_json(o, ret);
         if (r == -EBADMSG)
-                return state_move_aside(dir, ret_moved_to);
+                return state_move_aside_corrupt(dir, ret_moved_to);
         return r;
 }
 

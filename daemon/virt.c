@@ -5,14 +5,14 @@
 #include <string.h>
 
 #include "log.h"
-#include "manager.h"
 #include "virt.h"
 
 #define BACKOFF_MIN_USEC (100 * USEC_PER_MSEC)
 #define BACKOFF_MAX_USEC (5 * USEC_PER_SEC)
 
 struct Virt {
-        Manager *manager;
+        const VirtCallbacks *cb;
+        void *userdata;
         sd_event *event;
         char *uri;
         virConnectPtr conn;
@@ -38,27 +38,29 @@ const char *virt_last_error(void) {
         return last_error;
 }
 
-/* Map the error libvirt just reported to an errno, and keep its message. */
-static int errno_from_libvirt(void) {
+/* Classify the failure libvirt just reported, and keep its message. Whether the
+ * connection is gone is libvirt's to say (virConnectIsAlive), not guessed from error
+ * codes: a system error on a live connection (storage not mounted, say) is a real
+ * failure of that action, and nothing was lost. */
+static int errno_from_libvirt(virConnectPtr conn) {
         virErrorPtr e = virGetLastError();
 
         snprintf(last_error, sizeof last_error, "%s",
                  e && e->message ? e->message : "unknown libvirt error");
+        if (!conn || virConnectIsAlive(conn) != 1)
+                return -ENOTCONN;
         if (!e)
                 return -EIO;
-        switch (e->code) {
-        case VIR_ERR_NO_DOMAIN:
+        if (e->code == VIR_ERR_NO_DOMAIN)
                 return -ENOENT;
-        case VIR_ERR_OPERATION_INVALID:
-                return -EINVAL; /* refined by the caller: "not running" / "already running" */
-        case VIR_ERR_NO_CONNECT:
-        case VIR_ERR_INVALID_CONN:
-        case VIR_ERR_RPC:
-        case VIR_ERR_SYSTEM_ERROR:
-                return -ENOTCONN;
-        default:
-                return -EIO;
-        }
+        if (e->code == VIR_ERR_OPERATION_INVALID)
+                return -EINVAL; /* the caller asks libvirt whether it runs */
+        return -EIO;
+}
+
+/* After -EINVAL: does libvirt say the domain runs (1), does not (0), or cannot say (<0)? */
+static int domain_is_active(virDomainPtr dom) {
+        return virDomainIsActive(dom);
 }
 
 /* ---- the domain table ---- */
@@ -107,7 +109,7 @@ static void domain_classify(Domain *d, virDomainPtr dom) {
         _cleanup_(freep) char *xml = virDomainGetXMLDesc(dom, 0), *error = NULL;
 
         if (!xml) {
-                (void) errno_from_libvirt();
+                (void) errno_from_libvirt(virDomainGetConnect(dom));
                 log_warning("Failed to read the XML of domain %s: %s", d->name, virt_last_error());
                 d->policy_broken = true;
                 return;
@@ -151,7 +153,7 @@ static int domains_enumerate(Virt *v) {
         int n = virConnectListAllDomains(v->conn, &doms, 0);
 
         if (n < 0)
-                return errno_from_libvirt();
+                return errno_from_libvirt(v->conn);
         domains_clear(v);
         for (int i = 0; i < n; i++) {
                 if (!domain_update(v, doms[i]))
@@ -191,7 +193,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         }
         log_debug("Domain %s: event %d/%d, active=%d persistent=%d", d->name, event, detail,
                   d->active, d->persistent);
-        manager_on_domain_event(v->manager, d, event, detail);
+        v->cb->on_domain(v->userdata, d, event, detail);
 
         /* A transient domain that stopped, or an undefined one that is not running, is gone. */
         if ((event == VIR_DOMAIN_EVENT_STOPPED && !d->persistent) ||
@@ -209,7 +211,7 @@ static void on_metadata_change(virConnectPtr conn, virDomainPtr dom, int type, c
                 return;
         domain_classify(d, dom);
         /* Reported like a redefinition: the policy (refuse, protected) may have changed. */
-        manager_on_domain_event(v->manager, d, VIR_DOMAIN_EVENT_DEFINED, 0);
+        v->cb->on_domain(v->userdata, d, VIR_DOMAIN_EVENT_DEFINED, 0);
 }
 
 static void virt_schedule_reconnect(Virt *v);
@@ -233,7 +235,7 @@ static int on_drop_defer(sd_event_source *s, void *userdata) {
 
         v->drop_defer = sd_event_source_disable_unref(v->drop_defer);
         virt_drop_connection(v);
-        manager_on_libvirt_changed(v->manager);
+        v->cb->on_connection(v->userdata);
         virt_schedule_reconnect(v);
         return 0;
 }
@@ -253,12 +255,12 @@ static int virt_register(Virt *v) {
         v->lifecycle_id = virConnectDomainEventRegisterAny(v->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                                            VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), v, NULL);
         if (v->lifecycle_id < 0)
-                return errno_from_libvirt();
+                return errno_from_libvirt(v->conn);
         /* Metadata events only refresh the per-domain policy: fine to lack them. */
         v->metadata_id = virConnectDomainEventRegisterAny(v->conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
                                                           VIR_DOMAIN_EVENT_CALLBACK(on_metadata_change), v, NULL);
         if (virConnectRegisterCloseCallback(v->conn, on_close, v, NULL) < 0)
-                return errno_from_libvirt();
+                return errno_from_libvirt(v->conn);
         return 0;
 }
 
@@ -267,7 +269,7 @@ static int virt_try_connect(Virt *v) {
 
         v->conn = virConnectOpen(v->uri);
         if (!v->conn)
-                return errno_from_libvirt();
+                return errno_from_libvirt(v->conn);
         r = virt_register(v);
         if (r >= 0)
                 r = domains_enumerate(v);
@@ -313,7 +315,7 @@ void virt_connect(Virt *v) {
         v->reconnect_timer = sd_event_source_disable_unref(v->reconnect_timer);
         v->backoff_usec = 0;
         log_info("Connected to libvirt at %s: %zu domains", v->uri, v->n_domains);
-        manager_on_libvirt_changed(v->manager);
+        v->cb->on_connection(v->userdata);
 }
 
 void virt_set_uri(Virt *v, const char *uri) {
@@ -337,12 +339,13 @@ bool virt_is_connected(const Virt *v) {
         return v->conn != NULL;
 }
 
-int virt_new(Manager *m, sd_event *e, const char *uri, Virt **ret) {
+int virt_new(sd_event *e, const char *uri, const VirtCallbacks *cb, void *userdata, Virt **ret) {
         _cleanup_(virt_freep) Virt *v = calloc(1, sizeof(Virt));
 
         if (!v)
                 return -ENOMEM;
-        v->manager = m;
+        v->cb = cb;
+        v->userdata = userdata;
         v->event = sd_event_ref(e);
         v->lifecycle_id = v->metadata_id = -1;
         v->uri = strdup(uri);
@@ -381,7 +384,7 @@ static virDomainPtr lookup(Virt *v, const char *uuid, int *ret_error) {
                 return d->handle;
         dom = virDomainLookupByUUIDString(v->conn, uuid);
         if (!dom)
-                *ret_error = errno_from_libvirt();
+                *ret_error = errno_from_libvirt(v->conn);
         return dom;
 }
 
@@ -392,9 +395,9 @@ int virt_shutdown(Virt *v, const char *uuid) {
         if (!dom)
                 return r;
         if (virDomainShutdown(dom) < 0) {
-                r = errno_from_libvirt();
-                if (r == -EINVAL && virDomainIsActive(dom) == 0)
-                        r = -ESRCH;
+                r = errno_from_libvirt(v->conn);
+                if (r == -EINVAL)
+                        r = domain_is_active(dom) == 0 ? -ESRCH : -EIO;
         }
         virDomainFree(dom);
         return r;
@@ -407,15 +410,15 @@ int virt_destroy(Virt *v, const char *uuid) {
         if (!dom)
                 return r;
         if (virDomainDestroy(dom) < 0) {
-                r = errno_from_libvirt();
-                if (r == -EINVAL && virDomainIsActive(dom) == 0)
-                        r = -ESRCH;
+                r = errno_from_libvirt(v->conn);
+                if (r == -EINVAL)
+                        r = domain_is_active(dom) == 0 ? -ESRCH : -EIO;
         }
         virDomainFree(dom);
         return r;
 }
 
-static int start_transient(Virt *v, const char *xml) {
+static int start_transient(Virt *v, const char *uuid, const char *xml) {
         virDomainPtr dom;
         int r;
 
@@ -424,11 +427,17 @@ static int start_transient(Virt *v, const char *xml) {
                 virDomainFree(dom);
                 return 0;
         }
-        r = errno_from_libvirt();
-        /* "domain ... already exists with uuid ...": it runs, somebody started it. */
-        if (virGetLastError() && virGetLastError()->code == VIR_ERR_OPERATION_FAILED)
-                return -EALREADY;
-        return r == -EINVAL ? -EALREADY : r;
+        r = errno_from_libvirt(v->conn);
+        if (r == -ENOTCONN)
+                return r;
+        /* "already exists with uuid ...": only libvirt knows whether that one runs. */
+        dom = virDomainLookupByUUIDString(v->conn, uuid);
+        if (dom) {
+                if (domain_is_active(dom) == 1)
+                        r = -EALREADY;
+                virDomainFree(dom);
+        }
+        return r == -EINVAL ? -EIO : r;
 }
 
 int virt_start(Virt *v, const char *uuid, const char *xml, bool persistent) {
@@ -439,7 +448,7 @@ int virt_start(Virt *v, const char *uuid, const char *xml, bool persistent) {
         if (!v->conn)
                 return -ENOTCONN;
         if (!persistent)
-                return xml ? start_transient(v, xml) : -EINVAL;
+                return xml ? start_transient(v, uuid, xml) : -EINVAL;
         dom = lookup(v, uuid, &r);
         if (!dom)
                 return r;
@@ -448,9 +457,9 @@ int virt_start(Virt *v, const char *uuid, const char *xml, bool persistent) {
         if (d && d->active)
                 r = -EALREADY;
         else if (virDomainCreate(dom) < 0) {
-                r = errno_from_libvirt();
-                if (r == -EINVAL)       /* "domain is already running" */
-                        r = -EALREADY;
+                r = errno_from_libvirt(v->conn);
+                if (r == -EINVAL)       /* "domain is already running"? libvirt says */
+                        r = domain_is_active(dom) == 1 ? -EALREADY : -EIO;
         }
         virDomainFree(dom);
         return r;
@@ -467,7 +476,7 @@ int virt_get_xml(Virt *v, const char *uuid, char **ret) {
         if (!xml)       /* not every driver knows MIGRATABLE */
                 xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE);
         if (!xml)
-                r = errno_from_libvirt();
+                r = errno_from_libvirt(v->conn);
         virDomainFree(dom);
         *ret = xml;
         return xml ? 0 : r;

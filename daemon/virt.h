@@ -13,8 +13,6 @@
 #include "classify.h"
 #include "state.h"
 
-typedef struct Manager Manager;
-
 typedef struct Domain {
         char uuid[UUID_STRING_MAX];
         char *name;
@@ -27,7 +25,14 @@ typedef struct Domain {
 
 typedef struct Virt Virt;
 
-int virt_new(Manager *m, sd_event *e, const char *uri, Virt **ret);
+/* How the connection reports: a lifecycle event of d (libvirt's event and detail; a
+ * metadata change comes as DEFINED), and a connection made or lost. */
+typedef struct VirtCallbacks {
+        void (*on_domain)(void *userdata, Domain *d, int event, int detail);
+        void (*on_connection)(void *userdata);
+} VirtCallbacks;
+
+int virt_new(sd_event *e, const char *uri, const VirtCallbacks *cb, void *userdata, Virt **ret);
 Virt *virt_free(Virt *v);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Virt *, virt_free)
 

@@ -95,7 +95,15 @@ static int vl_get_status(Varlink *link, json_object *params, VarlinkMethodFlags 
                 "\"packages\":[{\"id\":0,\"cpus\":[0,1,2,3,8,9],\"online\":[0,1,2,3,8,9]},"
                 "{\"id\":1,\"cpus\":[4,5,6,7],\"online\":[]}],"
                 "\"cycle\":[{\"name\":\"td-web\",\"uuid\":\"" UUID_WEB "\",\"state\":\"stopping\"},"
-                "{\"name\":\"td-db\",\"uuid\":\"" UUID_DB "\",\"state\":\"left-running\"}]}}");
+                "{\"name\":\"td-db\",\"uuid\":\"" UUID_DB "\",\"state\":\"left-running\","
+                "\"error\":\"did not stop in time, and ForceOff=no\"}],"
+                "\"lastCycle\":{\"id\":\"0123456789abcdef0123456789abcdef\",\"step\":\"hibernate\","
+                "\"startedUSec\":1764554000000000,\"endedUSec\":1764554100000000,\"prepareUSec\":2500000,"
+                "\"resumeUSec\":1250000,\"failed\":true,\"domains\":["
+                "{\"name\":\"td-web\",\"uuid\":\"" UUID_WEB "\",\"state\":\"started\",\"stopped\":true,"
+                "\"forcedOff\":false},"
+                "{\"name\":\"td-db\",\"uuid\":\"" UUID_DB "\",\"state\":\"start-failed\",\"stopped\":true,"
+                "\"forcedOff\":true,\"error\":\"Cannot access storage file\"}]}}}");
 }
 
 static int vl_list_domains(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {

@@ -208,8 +208,17 @@ class TestHuman(CtlTestCase):
             self.assertRegex(out, rf'(?m)^ *{re.escape(key)}: {re.escape(value)}$')
         self.assertNotIn('Awaiting', out)
         self.assertIn('Cycle: 2 TDs', out)
-        cycle = self.assert_table(out, ['NAME', 'UUID', 'STATE'])
+        cycle = self.assert_table(out, ['NAME', 'UUID', 'STATE', 'ERROR'])
         self.assertEqual([r[0] + ' ' + r[2] for r in cycle], ['td-web stopping', 'td-db left-running'])
+        self.assertIn('did not stop in time, and ForceOff=no', out)
+        # the last finished cycle: step, result, and each TD's outcome with why
+        self.assertRegex(out, r'(?m)^Last cycle: hibernate, ended \S+ \S+, prepared in 2\.50s, '
+                              r'resumed in 1\.25s: with failures$')
+        self.assertRegex(out, r'(?m)^ *Cycle id: 0123456789abcdef0123456789abcdef$')
+        last = self.assert_table(out, ['NAME', 'UUID', 'OUTCOME', 'STOPPED', 'ERROR'])
+        self.assertEqual([r[0] + ' ' + r[2] for r in last], ['td-web started', 'td-db start-failed'])
+        self.assertIn('forced off', out)
+        self.assertIn('Cannot access storage file', out)
         packages = self.assert_table(out, ['PACKAGE', 'CPUS', 'ONLINE'])
         self.assertEqual(packages, [['0', '0-3,8-9', '0-3,8-9'], ['1', '4-7', '-']])
         self.assertEqual(self.last_call()['method'], 'io.tdsleep.Manager.GetStatus')

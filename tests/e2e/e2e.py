@@ -406,8 +406,9 @@ def fmt_entry(e):
 
 
 class Container:
-    def __init__(self, name, tree, workdir, binds, extra_args=()):
+    def __init__(self, name, tree, workdir, binds, private_network=True, extra_args=()):
         self.name = name
+        self.private_network = private_network
         self.extra_args = list(extra_args)  # more systemd-nspawn options
         self.tree = tree
         self.workdir = workdir
@@ -425,7 +426,8 @@ class Container:
         script = ('for p in $CGS; do echo $$ > "$p/cgroup.procs" || exit 1; done && '
                   'mount -t tmpfs tmpfs /run/systemd && exec systemd-nspawn "$@"')
         args = ["-q", "-D", self.tree, "-M", self.name, "--boot", "--register=no", "--keep-unit",
-                "--console=pipe", "--private-network", "--setenv=SYSTEMD_COLORS=0"]
+                "--console=pipe", "--setenv=SYSTEMD_COLORS=0"] + \
+            (["--private-network"] if self.private_network else [])
         for host, ct in self.binds:
             args.append("--bind=%s:%s" % (host, ct))
         args += self.extra_args

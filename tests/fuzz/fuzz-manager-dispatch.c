@@ -212,13 +212,13 @@ static void manager_setup(void) {
                 assert(r >= 0);
         }
         m->event = sd_event_ref(loop);
-        r = cycle_new(m, &m->cycle);
+        r = manager_start_cycle(m);
         assert(r >= 0);
-        r = cycle_load(m->cycle);
+        r = manager_load_record(m);
         assert(r >= 0);
-        r = logind_new(m, NULL, &m->logind);    /* never started: logind "not present" */
+        r = manager_start_logind(m);            /* never started: logind "not present" */
         assert(r >= 0);
-        r = virt_new(m, m->event, manager_libvirt_uri(m), &m->virt);
+        r = manager_start_virt(m);
         assert(r >= 0);
         manager_apply_kernel_policy(m, NULL);
         r = cpus_new(m->event, m->sysfs_root, on_cpus_changed, m, &m->cpus);
@@ -258,7 +258,7 @@ static bool manager_reset(void) {
                 manager_refresh_block_lock(manager);
         }
         for (int round = 0; round < RESET_ROUNDS && cycle_phase(manager->cycle) != CYCLE_PHASE_IDLE; round++) {
-                manager_resume(manager);        /* a sleep: start the TDs again */
+                cycle_sleep_over(manager->cycle);       /* a sleep: start the TDs again */
                 if (cycle_phase(manager->cycle) != CYCLE_PHASE_IDLE)
                         (void) cycle_restore(manager->cycle);   /* a drain */
                 pump(-1);

@@ -18,6 +18,7 @@ file) we poll at short intervals against a deadline.
 """
 import contextlib
 import fcntl
+import functools
 import glob
 import gzip
 import json
@@ -880,7 +881,13 @@ class FakeSysfs:
 
 
 class NotifySocket:
-    """A unix datagram socket for NOTIFY_SOCKET; messages kept as (t, pid, {k: v})."""
+    """A unix datagram socket for NOTIFY_SOCKET; messages kept as (t, pid, {k: v}).
+
+    It is also the service's fd store, as systemd keeps it: FDSTORE=1 keeps the fds passed
+    along under FDNAME= (several may share a name), FDSTOREREMOVE=1 drops every fd of
+    that FDNAME=, and a stored fd that hangs up (POLLHUP/POLLERR) is dropped unless it
+    came with FDPOLL=0. Daemon.start() hands them back as LISTEN_FDS; release_store()
+    is what systemd does when the service stops for good."""
 
     def __init__(self, path):
         self.path = path
@@ -889,6 +896,9 @@ class NotifySocket:
         self.sock.bind(path)
         self.cond = threading.Condition()
         self.messages = []
+        self.store = []      # [name, fd, poll], in the order systemd would hand them back
+        self.barriers = 0    # barrier datagrams sent / taken in
+        self.barriers_seen = 0
         self.closed = False
         self.rfd, self.wfd = os.pipe()
         self.thread = threading.Thread(target=self._loop, name="notify", daemon=True)
@@ -896,35 +906,108 @@ class NotifySocket:
 
     def _loop(self):
         while True:
-            r, _, _ = select.select([self.sock, self.rfd], [], [])
-            if self.rfd in r:
-                return
-            data, anc, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(12) + socket.CMSG_SPACE(4 * 253))
-            pid, nfds = None, 0
-            for level, typ, cdata in anc:
-                if level == socket.SOL_SOCKET and typ == socket.SCM_CREDENTIALS:
-                    pid = struct.unpack("iII", cdata[:12])[0]
-                elif level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-                    # FDSTORE=1: we are not systemd and keep nothing. Holding a copy of
-                    # the inhibitor fd would keep the delay lock alive in the mock.
-                    for fd in struct.unpack("%di" % (len(cdata) // 4), cdata[:len(cdata) - len(cdata) % 4]):
-                        os.close(fd)
-                        nfds += 1
-            fields = {}
-            for line in data.decode(errors="replace").split("\n"):
-                if "=" in line:
-                    k, v = line.split("=", 1)
-                    fields[k] = v
-            if nfds:
-                fields["_FDS"] = str(nfds)
+            p = select.poll()
+            p.register(self.sock, select.POLLIN)
+            p.register(self.rfd, select.POLLIN)
             with self.cond:
-                self.messages.append((now(), pid, fields))
+                watched = {e[1]: e for e in self.store if e[2]}
+            for fd in watched:
+                p.register(fd, 0)     # POLLHUP and POLLERR are always reported
+            events = dict(p.poll())
+            if self.rfd in events:
+                if b"x" in os.read(self.rfd, 64):
+                    return
+                continue
+            for fd, ev in events.items():
+                if fd in watched and ev & (select.POLLHUP | select.POLLERR):
+                    self._store_drop(lambda e, entry=watched[fd]: e is entry, "hung up")
+            if self.sock.fileno() in events:
+                self._receive()
+
+    def _store_drop(self, match, why):
+        with self.cond:
+            gone = [e for e in self.store if match(e)]
+            self.store = [e for e in self.store if not match(e)]
+        for name, fd, _ in gone:
+            os.close(fd)
+            log("fd store: dropped %s (fd %d): %s" % (name, fd, why))
+        return len(gone)
+
+    def _receive(self):
+        # MSG_CMSG_CLOEXEC: a stored inhibitor fd must not leak into libvirtd or QEMU,
+        # where it would hold the lock for good.
+        data, anc, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(12) + socket.CMSG_SPACE(4 * 253),
+                                            socket.MSG_CMSG_CLOEXEC)
+        pid, fds = None, []
+        for level, typ, cdata in anc:
+            if level == socket.SOL_SOCKET and typ == socket.SCM_CREDENTIALS:
+                pid = struct.unpack("iII", cdata[:12])[0]
+            elif level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                fds += struct.unpack("%di" % (len(cdata) // 4), cdata[:len(cdata) - len(cdata) % 4])
+        fields = {}
+        for line in data.decode(errors="replace").split("\n"):
+            if "=" in line:
+                k, v = line.split("=", 1)
+                fields[k] = v
+        if "HARNESS_BARRIER" in fields and pid == os.getpid():
+            with self.cond:
+                self.barriers_seen = int(fields["HARNESS_BARRIER"])
                 self.cond.notify_all()
-            if "STATUS" in fields:
-                log("notify[%s]: STATUS=%s" % (pid, fields["STATUS"]))
-            for k in fields:
-                if k != "STATUS":
-                    log("notify[%s]: %s=%s" % (pid, k, fields[k]))
+            return
+        self._store_update(fields, fds)
+        if fds:
+            fields["_FDS"] = str(len(fds))
+        with self.cond:
+            self.messages.append((now(), pid, fields))
+            self.cond.notify_all()
+        if "STATUS" in fields:
+            log("notify[%s]: STATUS=%s" % (pid, fields["STATUS"]))
+        for k in fields:
+            if k != "STATUS":
+                log("notify[%s]: %s=%s" % (pid, k, fields[k]))
+
+    def _store_update(self, fields, fds):
+        """systemd's rules: a message either removes (FDSTOREREMOVE=1) or adds (FDSTORE=1);
+        fds sent without FDSTORE=1 are closed."""
+        name = fields.get("FDNAME", "stored")
+        if fields.get("FDSTOREREMOVE") == "1":
+            self._store_drop(lambda e: e[0] == name, "FDSTOREREMOVE=1")
+        elif fields.get("FDSTORE") == "1" and fds:
+            with self.cond:
+                self.store += [[name, fd, fields.get("FDPOLL") != "0"] for fd in fds]
+            log("fd store: keeping %d fd(s) as %s" % (len(fds), name))
+            fds = []
+        for fd in fds:
+            os.close(fd)
+
+    def barrier(self, timeout=5):
+        """Wait until every datagram sent before now has been taken in: they queue in
+        order, so one of ours behind them tells. A daemon's last FDSTORE=1 may still be
+        queued when it exits, or when the lock it carries is already visible in logind."""
+        with self.cond:
+            self.barriers += 1
+            token = self.barriers
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+            s.sendto(b"HARNESS_BARRIER=%d" % token, self.path)
+        end = time.monotonic() + timeout
+        with self.cond:
+            while self.barriers_seen < token:
+                rem = end - time.monotonic()
+                if rem <= 0:
+                    raise Timeout("the notify socket did not catch up within %.1fs" % timeout)
+                self.cond.wait(rem)
+
+    def stored(self):
+        """[(name, fd)] as systemd would pass them to the next start."""
+        self.barrier()
+        with self.cond:
+            return [(name, fd) for name, fd, _ in self.store]
+
+    def release_store(self):
+        if not self.closed:
+            self.barrier()
+        if self._store_drop(lambda e: True, "the service stopped") and not self.closed:
+            os.write(self.wfd, b"w")      # the poll set changed under the notify thread
 
     def wait(self, pred, timeout, what, pid=None, since=0.0, alive=None):
         """Wait for a message (from pid, after since) for which pred(fields) holds.
@@ -949,6 +1032,8 @@ class NotifySocket:
     def close(self):
         os.write(self.wfd, b"x")
         self.thread.join(5)
+        self.closed = True
+        self.release_store()
         self.sock.close()
         os.close(self.rfd)
         os.close(self.wfd)
@@ -962,6 +1047,16 @@ class NotifySocket:
 
 class DaemonExited(AssertionError):
     pass
+
+
+def place_listen_fds(fds):
+    """In the child before exec: put fds at 3, 4, ... (inheritable), as sd_listen_fds()
+    expects. First out of the way, as a stored fd may already sit on one of those numbers.
+    Everything else the harness holds is close-on-exec (PEP 446, MSG_CMSG_CLOEXEC)."""
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3 + len(fds)) for fd in fds]
+    for i, fd in enumerate(high):
+        os.dup2(fd, 3 + i, inheritable=True)
+        os.close(fd)
 
 
 class Daemon:
@@ -983,6 +1078,7 @@ class Daemon:
         self.runs = []       # (Popen, stderr path)
         self.started_at = None
         self.env = {}        # extra environment for the next start() (e.g. LD_PRELOAD)
+        self.released_after = None   # the run whose clean exit emptied the fd store
 
     @property
     def state_file(self):
@@ -1004,18 +1100,29 @@ class Daemon:
         errpath = os.path.join(self.dir, "tdsleepd-%d.stderr" % (len(self.runs) + 1))
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address,
                    TDSLEEP_LOG_LEVEL="debug", NOTIFY_SOCKET=self.notify.path)
-        env.pop("LISTEN_FDS", None)
-        env.pop("LISTEN_PID", None)
+        for k in ("LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID"):
+            env.pop(k, None)
         env.update(self.env)
         argv = [self.binary, "--config=" + self.config, "--state-dir=" + self.state_dir,
                 "--sysfs-root=" + self.sysfs_root, "--libvirt-uri=" + self.uri,
                 "--socket=" + self.ctl_socket]
+        stored = self.notify.stored()
+        popen = {}
+        if stored:
+            # As systemd does after a crash: the fd store comes back as fds 3.. with
+            # LISTEN_FDS/LISTEN_FDNAMES; LISTEN_PID must be the daemon's own pid, which
+            # only the process itself knows: sh sets it and execs (same pid).
+            env.update(LISTEN_FDS=str(len(stored)), LISTEN_FDNAMES=":".join(n for n, _ in stored))
+            argv = ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"'] + argv
+            popen = dict(preexec_fn=functools.partial(place_listen_fds, [fd for _, fd in stored]),
+                         close_fds=False)
         self.started_at = now()
         with open(errpath, "wb") as err:
             self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=err, stderr=subprocess.STDOUT)
+                                         stdout=err, stderr=subprocess.STDOUT, **popen)
         self.runs.append((self.proc, errpath))
-        log("tdsleepd started (pid %d): %s" % (self.proc.pid, " ".join(argv[1:])))
+        log("tdsleepd started (pid %d): %s%s" % (self.proc.pid, " ".join(argv[-6:]),
+                                                  " with fds %s" % env["LISTEN_FDNAMES"] if stored else ""))
         if wait:
             self.wait_ready(timeout)
         return self
@@ -1025,7 +1132,18 @@ class Daemon:
         return self.proc.pid
 
     def alive(self):
-        return self.proc is not None and self.proc.poll() is None
+        if self.proc is None:
+            return False
+        self._reaped(self.proc.poll())
+        return self.proc.returncode is None
+
+    def _reaped(self, returncode):
+        """A clean exit is not restarted (Restart=on-failure): systemd then empties the
+        fd store. A crash keeps it for the restart."""
+        if returncode == 0 and self.released_after is not self.proc:
+            self.released_after = self.proc
+            self.notify.release_store()
+        return returncode
 
     def wait_ready(self, timeout=30):
         try:
@@ -1042,7 +1160,7 @@ class Daemon:
 
     def wait_exit(self, timeout=20):
         try:
-            return self.proc.wait(timeout)
+            return self._reaped(self.proc.wait(timeout))
         except subprocess.TimeoutExpired:
             raise Timeout("tdsleepd did not exit within %ss" % timeout)
 
@@ -1055,6 +1173,8 @@ class Daemon:
         log("tdsleepd %d killed with SIGKILL" % self.proc.pid)
 
     def stop(self, timeout=15):
+        """SIGTERM, as `systemctl stop`: once it has exited, systemd empties the fd store
+        (kill9() and a crash keep it, as Restart=on-failure does)."""
         if self.alive():
             self.proc.terminate()
             try:
@@ -1063,6 +1183,8 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
                 raise Timeout("tdsleepd ignored SIGTERM for %ss" % timeout)
+            finally:
+                self.notify.release_store()
         return self.proc.returncode if self.proc else None
 
     def stderr(self, run=-1):

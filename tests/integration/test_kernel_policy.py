@@ -320,9 +320,10 @@ class OnDeepSleepS2idle(ControlMixin, TDSleepTestCase):
     def test_per_domain_metadata(self):
         d, td, vm = self._setup(per_domain=True)
         self._cycle(d, td, vm)
-        # the verdict as Plan sees it, with deep selected again
+        # the verdict as Plan sees it, with deep selected again: Prepare would steer to
+        # s2idle, so Plan says the suspend keeps the TD (one planner for both)
         plan = self.call(d, "Plan", operation="suspend")
-        self.assertEqual((plan["keepsTDs"], plan["verdicts"]), (False, ["s2idle"]), plan)
+        self.assertEqual((plan["keepsTDs"], plan["steerS2idle"], plan["verdicts"]), (True, True, ["keep"]), plan)
         plan = self.call(d, "Plan", operation="hibernate")
         self.assertEqual(plan["verdicts"], ["stop"], "s2idle falls back to stop for hibernate")
 
@@ -469,7 +470,11 @@ PLAN_ROWS = [
      ["suspend"], True, "keep"),
     ("suspend/standby only", "suspend", dict(state="standby disk", mem_sleep="s2idle [deep]"),
      ["suspend"], True, "keep"),
+    # A TD asks for s2idle, so Prepare steers this suspend to s2idle: every TD is kept,
+    # and Plan says so (one planner for both).
     ("suspend/deep", "suspend", dict(state="freeze mem disk", mem_sleep="s2idle [deep]"),
+     ["suspend"], True, "keep"),
+    ("suspend/deep, no s2idle", "suspend", dict(state="mem disk", mem_sleep="[deep]"),
      ["suspend"], False, "stop"),
     ("hibernate", "hibernate", dict(state="freeze mem disk", mem_sleep="[s2idle] deep"),
      ["hibernate"], False, "stop"),
@@ -499,14 +504,15 @@ class DecisionTable(ControlMixin, TDSleepTestCase):
                 self.assertEqual(plan["operation"], op)
                 self.assertEqual(plan["steps"], steps)
                 self.assertEqual(plan["keepsTDs"], keeps)
+                self.assertEqual(plan["steerS2idle"], name == "suspend/deep", plan)
                 got = dict(zip([x["name"] for x in plan["domains"]], plan["verdicts"]))
                 self.assertNotIn(vm, got, "a plain VM gets no verdict")
                 self.assertEqual(got[td], verdict, "action stop")
                 if keeps:
                     want_s2, want_ref = "keep", "keep"
                 else:
-                    # s2idle only steers a suspend step; for the worst step it is stop
-                    want_s2 = "s2idle" if steps == ["suspend"] else "stop"
+                    # steering failed (no s2idle) or cannot help (hibernation): stop
+                    want_s2 = "stop"
                     want_ref = "refuse"
                 self.assertEqual(got[s2], want_s2, "action s2idle")
                 self.assertEqual(got[ref], want_ref, "action refuse")

@@ -81,6 +81,66 @@ class Recovery(TDSleepTestCase):
         self.wait_lock(10)
         self.events.wait(tds[0], "STARTED", 10, since=t0)
 
+    def test_delay_lock_survives_sigkill_in_fd_store(self):
+        tds, vm = self._tds(1)
+        d = self.daemon().start()
+        self.wait_lock()
+        wait_until(lambda: [n for n, _ in d.notify.stored()] == ["delay-inhibitor"], 5,
+                   "the delay lock in the fd store")
+        d.kill9()
+        # The fd store (systemd; here the harness) holds a copy: the lock outlives tdsleepd.
+        self.assertEqual(len(self.mock.daemon_locks()), 1, "the delay lock went with the daemon")
+        d.start()
+        d.wait_log(r"Kept the sleep delay lock across the restart", 10)
+        self.assertEqual(len(self.mock.inhibit_calls()), 1, "Inhibit() again: the kept lock was not adopted")
+        self.assertEqual(len(self.mock.daemon_locks()), 1)
+        # It is the live lock: the cycle releases it (FDSTOREREMOVE drops the stored copy too)
+        # once the TD is stopped, and takes a new one after resume.
+        t0 = now()
+        self.mock.prepare_for_sleep(True)
+        _, st = self.wait_lock_gone(20, lambda: self.states(tds))
+        self.assertEqual(st, {tds[0]: "shutoff"})
+        self.assertEqual(d.notify.stored(), [])
+        self.mock.prepare_for_sleep(False)
+        self.events.wait(tds[0], "STARTED", 10, since=t0)
+        self.wait_lock(10)
+        self.assertEqual(len(self.mock.inhibit_calls()), 2)
+
+    def test_record_in_fd_store_survives_sigkill(self):
+        """The state directory refuses the record: the copy in the fd store carries the
+        cycle across a crash, and each TD is started again exactly once."""
+        tds, vm = self._tds(2)
+        d = self.daemon().start()
+        self.wait_lock()
+        away = d.state_dir + ".away"
+        os.rename(d.state_dir, away)
+        with open(d.state_dir, "w") as f:       # root ignores modes: a file where the dir was
+            f.write("not a directory\n")
+        t0 = now()
+        self.mock.prepare_for_sleep(True)
+        _, st = self.wait_lock_gone(20, lambda: self.states(tds))
+        self.assertEqual(st, {t: "shutoff" for t in tds})
+        # one copy, under either of its two names (each save swaps them)
+        self.assertIn([n for n, _ in d.notify.stored()], (["cycle-record"], ["cycle-record-2"]))
+        d.wait_status(lambda s: "record degraded" in s, 5, "STATUS= saying the record is degraded")
+        d.kill9()
+        self.mock.prepare_for_sleep(False)
+        d.start()       # the disk still refuses: only the fd store knows the cycle
+        for t in tds:
+            self.events.wait(t, "STARTED", 15, since=t0)
+        # The copy is dropped; as the disk still cannot confirm that no file is left, a
+        # marker says the cycle is finished.
+        def names():
+            return sorted(n for n, _ in d.notify.stored())
+        wait_until(lambda: names() == ["cycle-finished", "delay-inhibitor"], 15,
+                   "the record's copy dropped from the fd store, a finished marker kept")
+        self.assertEqual(self.states(tds + [vm]), {t: "running" for t in tds + [vm]})
+        for t in tds:
+            self.assertEqual(len(self.events.select(t, "STARTED", since=t0)), 1, t)
+        self.assertEqual(self.events.select(vm, since=t0), [])
+        os.unlink(d.state_dir)
+        os.rename(away, d.state_dir)
+
     def test_lock_shape(self):
         self.daemon().start()
         (what, who, why, mode, uid, pid), = self.wait_lock()

@@ -40,6 +40,7 @@ static void assert_defaults(const Config *c) {
         assert_int_equal(c->parallel_shutdown, 0);
         assert_true(c->restart_after_resume);
         assert_int_equal(c->parallel_start, 4);
+        assert_int_equal(c->start_retries, 5);
         assert_int_equal(c->protected_kinds, DOMAIN_KIND_MASK(DOMAIN_KIND_TDX));
         assert_true(c->online_cpus);
 }
@@ -320,7 +321,7 @@ static void test_shipped_config(void **state) {
                         line[0] = ' ';
                         uncommented++;
                 }
-        assert_int_equal(uncommented, 11);
+        assert_int_equal(uncommented, 12);
         assert_int_equal(load(text, &c, &error), 0);
         assert_null(error);
         assert_defaults(&c);

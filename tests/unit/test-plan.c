@@ -14,6 +14,8 @@
 #define MEM     POWER_MASK(POWER_STATE_MEM)
 #define DISK    POWER_MASK(POWER_STATE_DISK)
 #define NO_SEL  _MEM_SLEEP_INVALID
+#define S2IDLE  POWER_MASK(MEM_SLEEP_S2IDLE)
+#define DEEP    POWER_MASK(MEM_SLEEP_DEEP)
 
 static PowerPicture picture(unsigned states, MemSleep selected, bool swap) {
         return (PowerPicture) {
@@ -90,61 +92,157 @@ static void test_when_to_act(void **state) {
         }
 }
 
-static void test_domain_verdicts(void **state) {
+#define TD(n, act) { .uuid = "00000000-0000-0000-0000-00000000000" #n, .name = "td" #n, .active = true, \
+                         .persistent = true, .protected = true, .action = (act), .timeout_usec = 60 * USEC_PER_SEC }
+
+static PlanInput input(SleepStep step, const PowerPicture *p, const PlanDomain *d, size_t n) {
+        return (PlanInput) {
+                .mode = PLAN_MODE_SLEEP,
+                .step = step,
+                .power = p,
+                .kernel_policy = KERNEL_POLICY_NONE,
+                .hook_reachable = true,
+                .force_off = true,
+                .domains = d,
+                .n_domains = n,
+        };
+}
+
+/* One TD of each action, plus a VM that is not protected and a TD that is not running. */
+static const PlanDomain mix[] = {
+        TD(1, SLEEP_ACTION_STOP),
+        TD(2, SLEEP_ACTION_S2IDLE),
+        TD(3, SLEEP_ACTION_REFUSE),
+        { .uuid = "00000000-0000-0000-0000-000000000004", .name = "vm", .active = true, .protected = false },
+        { .uuid = "00000000-0000-0000-0000-000000000005", .name = "off", .active = false, .protected = true },
+};
+
+/* The whole plan, over the cases that used to be decided in three places. */
+static void test_plan_make(void **state) {
         static const struct {
+                const char *name;
                 SleepStep step;
-                bool keeps;
-                SleepAction action;
-                DomainVerdict verdict;
+                unsigned states;
+                MemSleep selected;
+                unsigned available;
+                bool swap, hook;
+                PlanWhen when;
+                bool steer, keeps;
+                DomainVerdict v[3];
         } cases[] = {
-                { SLEEP_STEP_SUSPEND, true, SLEEP_ACTION_STOP, VERDICT_KEEP },
-                { SLEEP_STEP_SUSPEND, true, SLEEP_ACTION_REFUSE, VERDICT_KEEP },
-                { SLEEP_STEP_HIBERNATE, true, SLEEP_ACTION_S2IDLE, VERDICT_KEEP },
-                { SLEEP_STEP_SUSPEND, false, SLEEP_ACTION_STOP, VERDICT_STOP },
-                { SLEEP_STEP_SUSPEND, false, SLEEP_ACTION_S2IDLE, VERDICT_S2IDLE },
-                { SLEEP_STEP_SUSPEND, false, SLEEP_ACTION_REFUSE, VERDICT_REFUSE },
-                { SLEEP_STEP_UNKNOWN, false, SLEEP_ACTION_S2IDLE, VERDICT_S2IDLE },
-                { SLEEP_STEP_UNKNOWN, false, SLEEP_ACTION_STOP, VERDICT_STOP },
-                { SLEEP_STEP_HIBERNATE, false, SLEEP_ACTION_STOP, VERDICT_STOP },
-                { SLEEP_STEP_HIBERNATE, false, SLEEP_ACTION_S2IDLE, VERDICT_STOP },
-                { SLEEP_STEP_HIBERNATE, false, SLEEP_ACTION_REFUSE, VERDICT_REFUSE },
-                { SLEEP_STEP_HYBRID_SLEEP, false, SLEEP_ACTION_S2IDLE, VERDICT_STOP },
-                { SLEEP_STEP_HYBRID_SLEEP, false, SLEEP_ACTION_REFUSE, VERDICT_REFUSE },
-                { SLEEP_STEP_SUSPEND_THEN_HIBERNATE, false, SLEEP_ACTION_S2IDLE, VERDICT_STOP },
-                { SLEEP_STEP_SUSPEND_THEN_HIBERNATE, false, SLEEP_ACTION_STOP, VERDICT_STOP },
-                { SLEEP_STEP_SUSPEND, false, _SLEEP_ACTION_INVALID, _VERDICT_INVALID },
+                { "deep suspend: steered to s2idle, every TD kept", SLEEP_STEP_SUSPEND, FREEZE | MEM | DISK,
+                  MEM_SLEEP_DEEP, S2IDLE | DEEP, true, true, PLAN_WHEN_NOTHING, true, true,
+                  { VERDICT_KEEP, VERDICT_KEEP, VERDICT_KEEP } },
+                { "deep suspend without s2idle: stop, and s2idle falls back to stop", SLEEP_STEP_SUSPEND, MEM,
+                  MEM_SLEEP_DEEP, DEEP, false, true, PLAN_WHEN_ACT, false, false,
+                  { VERDICT_STOP, VERDICT_STOP, VERDICT_REFUSE } },
+                { "s2idle selected: nothing to do", SLEEP_STEP_SUSPEND, FREEZE | MEM, MEM_SLEEP_S2IDLE,
+                  S2IDLE | DEEP, true, true, PLAN_WHEN_NOTHING, false, true,
+                  { VERDICT_KEEP, VERDICT_KEEP, VERDICT_KEEP } },
+                { "hibernate: never steered", SLEEP_STEP_HIBERNATE, FREEZE | MEM | DISK, MEM_SLEEP_DEEP,
+                  S2IDLE | DEEP, true, true, PLAN_WHEN_ACT, false, false,
+                  { VERDICT_STOP, VERDICT_STOP, VERDICT_REFUSE } },
+                { "unknown, hibernation possible, hook reachable: wait", SLEEP_STEP_UNKNOWN, FREEZE | MEM | DISK,
+                  MEM_SLEEP_DEEP, S2IDLE | DEEP, true, true, PLAN_WHEN_WAIT_FOR_HOOK, false, true,
+                  { VERDICT_KEEP, VERDICT_KEEP, VERDICT_KEEP } },
+                { "unknown, hibernation possible, no hook: assume the worst", SLEEP_STEP_UNKNOWN,
+                  FREEZE | MEM | DISK, MEM_SLEEP_DEEP, S2IDLE | DEEP, true, false, PLAN_WHEN_ACT, false, false,
+                  { VERDICT_STOP, VERDICT_STOP, VERDICT_REFUSE } },
+                { "unknown, suspend only: steered", SLEEP_STEP_UNKNOWN, FREEZE | MEM, MEM_SLEEP_DEEP,
+                  S2IDLE | DEEP, false, true, PLAN_WHEN_NOTHING, true, true,
+                  { VERDICT_KEEP, VERDICT_KEEP, VERDICT_KEEP } },
+                { "hybrid-sleep", SLEEP_STEP_HYBRID_SLEEP, FREEZE | MEM | DISK, MEM_SLEEP_S2IDLE, S2IDLE,
+                  true, true, PLAN_WHEN_ACT, false, false, { VERDICT_STOP, VERDICT_STOP, VERDICT_REFUSE } },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                print_message("case %zu\n", i);
-                assert_int_equal(plan_domain(cases[i].step, cases[i].keeps, cases[i].action), cases[i].verdict);
+                PowerPicture p = picture(cases[i].states, cases[i].selected, cases[i].swap);
+                PlanInput in = input(cases[i].step, &p, mix, ELEMENTSOF(mix));
+                DomainVerdict v[ELEMENTSOF(mix)];
+                Plan plan;
+
+                p.mem_sleep_available = cases[i].available;
+                in.hook_reachable = cases[i].hook;
+                print_message("case %zu: %s\n", i, cases[i].name);
+                plan_make(&in, v, &plan);
+                assert_int_equal(plan.when, cases[i].when);
+                assert_int_equal(plan.steer_s2idle, cases[i].steer);
+                assert_int_equal(plan.keeps, cases[i].keeps);
+                for (size_t k = 0; k < 3; k++)
+                        assert_string_equal(domain_verdict_to_string(v[k]), domain_verdict_to_string(cases[i].v[k]));
+                assert_int_equal(v[3], VERDICT_IGNORE);         /* not protected */
+                assert_int_equal(v[4], VERDICT_IGNORE);         /* not running */
+                if (cases[i].steer)
+                        assert_int_equal(plan.power.mem_sleep_selected, MEM_SLEEP_S2IDLE);
         }
 }
 
-/* The three pieces together, over step x mem_sleep x action, as the cycle uses them. */
-static void test_step_x_mem_sleep_x_action(void **state) {
-        for (SleepStep step = 0; step < _SLEEP_STEP_MAX; step++)
-                for (MemSleep m = 0; m < _MEM_SLEEP_MAX; m++)
-                        for (SleepAction a = 0; a < _SLEEP_ACTION_MAX; a++) {
-                                PowerPicture p = picture(FREEZE | MEM | DISK, m, true);
-                                bool keeps = plan_step_keeps_tds(step, &p);
-                                DomainVerdict v = plan_domain(step, keeps, a);
+/* When in doubt, TDs are lost: no picture of /sys/power means stop. */
+static void test_plan_unreadable_power(void **state) {
+        PlanInput in = input(SLEEP_STEP_UNKNOWN, NULL, mix, ELEMENTSOF(mix));
+        DomainVerdict v[ELEMENTSOF(mix)];
+        Plan plan;
 
-                                if (step == SLEEP_STEP_DRAIN)
-                                        assert_int_equal(v, VERDICT_STOP);     /* whatever the action */
-                                else if (step == SLEEP_STEP_SUSPEND && m != MEM_SLEEP_DEEP)
-                                        assert_int_equal(v, VERDICT_KEEP);
-                                else if (a == SLEEP_ACTION_S2IDLE && step != SLEEP_STEP_SUSPEND &&
-                                         step != SLEEP_STEP_UNKNOWN)
-                                        assert_int_equal(v, VERDICT_STOP);
-                                else
-                                        assert_string_equal(domain_verdict_to_string(v), sleep_action_to_string(a));
-                        }
+        plan_make(&in, v, &plan);
+        assert_int_equal(plan.when, PLAN_WHEN_ACT);
+        assert_false(plan.keeps);
+        assert_false(plan.steer_s2idle);
+        assert_int_equal(v[0], VERDICT_STOP);
+        assert_int_equal(v[1], VERDICT_STOP);
+        assert_int_equal(v[2], VERDICT_REFUSE);
+        assert_int_equal(plan.n_stop, 2);
+}
+
+/* A drain stops every running TD whatever its action, with its own timeout. */
+static void test_plan_drain(void **state) {
+        PowerPicture p = picture(FREEZE | MEM, MEM_SLEEP_S2IDLE, false);
+        PlanInput in = input(SLEEP_STEP_UNKNOWN, &p, mix, ELEMENTSOF(mix));
+        DomainVerdict v[ELEMENTSOF(mix)];
+        Plan plan;
+
+        in.mode = PLAN_MODE_DRAIN;
+        in.drain_timeout_usec = 5 * USEC_PER_SEC;
+        plan_make(&in, v, &plan);
+        assert_int_equal(plan.when, PLAN_WHEN_ACT);
+        for (size_t k = 0; k < 3; k++)
+                assert_int_equal(v[k], VERDICT_STOP);
+        assert_int_equal(v[3], VERDICT_IGNORE);
+        assert_int_equal(plan_stop_timeout_usec(&in, &mix[0]), 5 * USEC_PER_SEC);
+        /* all at once, each 5 s plus 10 s of force-off */
+        assert_int_equal(plan.budget_usec, 15 * USEC_PER_SEC);
+}
+
+/* Under exclusive, tdsleepd keeps s2idle selected: a suspend keeps TDs. */
+static void test_plan_exclusive(void **state) {
+        PowerPicture p = picture(FREEZE | MEM, MEM_SLEEP_DEEP, false);
+        PlanInput in = input(SLEEP_STEP_SUSPEND, &p, mix, 1);
+        DomainVerdict v[1];
+        Plan plan;
+
+        p.mem_sleep_available = S2IDLE | DEEP;
+        in.kernel_policy = KERNEL_POLICY_EXCLUSIVE;
+        plan_make(&in, v, &plan);
+        assert_true(plan.keeps);
+        assert_false(plan.steer_s2idle);
+        assert_int_equal(v[0], VERDICT_KEEP);
+}
+
+/* The worst case: longest first onto the lane that frees up first. */
+static void test_stop_budget(void **state) {
+        static const uint64_t t[] = { 120 * USEC_PER_SEC, 120 * USEC_PER_SEC, 120 * USEC_PER_SEC };
+        static const uint64_t u[] = { 10 * USEC_PER_SEC, 30 * USEC_PER_SEC, 20 * USEC_PER_SEC, 40 * USEC_PER_SEC };
+
+        /* tdsleepd.conf(5)'s example: 2 min, ParallelShutdown=2, three TDs that ignore ACPI. */
+        assert_int_equal(plan_stop_budget_usec(t, 3, 2, true), 260 * USEC_PER_SEC);
+        assert_int_equal(plan_stop_budget_usec(t, 3, 0, true), 130 * USEC_PER_SEC);
+        assert_int_equal(plan_stop_budget_usec(t, 3, 1, false), 360 * USEC_PER_SEC);
+        assert_int_equal(plan_stop_budget_usec(u, 4, 2, false), 50 * USEC_PER_SEC);
+        assert_int_equal(plan_stop_budget_usec(u, 0, 2, true), 0);
 }
 
 static void test_string_tables(void **state) {
         static const char *const steps[] = { "suspend", "hibernate", "hybrid-sleep", "suspend-then-hibernate",
-                                             "unknown", "drain" };
+                                             "unknown" };
 
         for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
                 assert_int_equal(sleep_step_from_string(steps[i]), (SleepStep) i);
@@ -160,8 +258,11 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_step_keeps_tds),
                 cmocka_unit_test(test_when_to_act),
-                cmocka_unit_test(test_domain_verdicts),
-                cmocka_unit_test(test_step_x_mem_sleep_x_action),
+                cmocka_unit_test(test_plan_make),
+                cmocka_unit_test(test_plan_unreadable_power),
+                cmocka_unit_test(test_plan_drain),
+                cmocka_unit_test(test_plan_exclusive),
+                cmocka_unit_test(test_stop_budget),
                 cmocka_unit_test(test_string_tables),
         };
 

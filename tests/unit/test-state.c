@@ -12,6 +12,9 @@
 #define UUID_A "6a1b2c3d-0000-4000-8000-000000000001"
 #define UUID_B "6A1B2C3D-0000-4000-8000-0000000000BB"
 
+#define CYCLE_ID "0123456789abcdef0123456789abcdef"
+#define BOOT_ID "fedcba9876543210fedcba9876543210"
+
 #define GOOD_HEAD "{\"version\":1,\"phase\":\"preparing\",\"step\":\"suspend\",\"mem_sleep_restore\":null," \
                   "\"started_realtime_usec\":5,\"domains\":"
 
@@ -189,7 +192,7 @@ static void test_corrupt(void **state) {
                 "[]",
                 "null",
                 GOOD_HEAD "{}}",                                 /* domains not an array */
-                "{\"version\":2,\"phase\":\"ready\",\"step\":\"suspend\",\"mem_sleep_restore\":null,"
+                "{\"version\":3,\"phase\":\"ready\",\"step\":\"suspend\",\"mem_sleep_restore\":null,"
                 "\"started_realtime_usec\":5,\"domains\":[]}",
                 "{\"version\":\"1\",\"phase\":\"ready\",\"step\":\"suspend\",\"mem_sleep_restore\":null,"
                 "\"started_realtime_usec\":5,\"domains\":[]}",
@@ -266,6 +269,135 @@ static void test_too_large(void **state) {
         assert_int_equal(s.n_domains, 42);
 }
 
+static void fill_v2(State *s) {
+        fill(s);
+        memcpy(s->cycle_id, CYCLE_ID, sizeof(CYCLE_ID));
+        memcpy(s->boot_id, BOOT_ID, sizeof(BOOT_ID));
+        s->generation = UINT64_C(18446744073709551615);        /* the whole range survives */
+        s->drained = true;
+        s->domains[1].drained = true;
+}
+
+static void test_v2_round_trip(void **state) {
+        _cleanup_(state_done) State s, back;
+        _cleanup_(freep) char *text = NULL;
+
+        state_init(&back);
+        fill_v2(&s);
+        assert_int_equal(state_to_json_string(&s, &text), 0);
+        assert_non_null(strstr(text, "\"version\": 2"));
+        assert_int_equal(state_from_json_string(text, &back), 0);
+        assert_filled(&back);
+        assert_string_equal(back.cycle_id, CYCLE_ID);
+        assert_string_equal(back.boot_id, BOOT_ID);
+        assert_true(back.generation == UINT64_C(18446744073709551615));
+        assert_true(back.drained);
+        assert_false(back.domains[0].drained);
+        assert_true(back.domains[1].drained);
+}
+
+/* A State without a cycle id is what version 1 described; it is written as such, and a
+ * version-1 file reads back with no ids, generation 0 and nothing drained. */
+static void test_v1_compat(void **state) {
+        _cleanup_(state_done) State s, back;
+        _cleanup_(freep) char *text = NULL;
+
+        state_init(&back);
+        fill(&s);
+        assert_int_equal(state_to_json_string(&s, &text), 0);
+        assert_non_null(strstr(text, "\"version\": 1"));
+        assert_null(strstr(text, "cycle_id"));
+        assert_null(strstr(text, "drained"));
+        assert_int_equal(state_from_json_string(text, &back), 0);
+        assert_filled(&back);
+        assert_string_equal(back.cycle_id, "");
+        assert_string_equal(back.boot_id, "");
+        assert_true(back.generation == 0);
+        assert_false(back.drained);
+
+        /* What version 1 cannot say is refused rather than silently dropped. */
+        s.drained = true;
+        assert_int_equal(state_to_json_string(&s, &text), -EINVAL);
+        s.drained = false;
+        s.domains[0].drained = true;
+        assert_int_equal(state_to_json_string(&s, &text), -EINVAL);
+        s.domains[0].drained = false;
+        s.generation = 1;
+        assert_int_equal(state_to_json_string(&s, &text), -EINVAL);
+        s.generation = 0;
+        memcpy(s.boot_id, BOOT_ID, sizeof(BOOT_ID));
+        assert_int_equal(state_to_json_string(&s, &text), -EINVAL);
+        /* ... and a version-2 State needs both ids well-formed. */
+        memcpy(s.cycle_id, CYCLE_ID, sizeof(CYCLE_ID));
+        s.boot_id[0] = 'F';
+        assert_int_equal(state_to_json_string(&s, &text), -EINVAL);
+}
+
+#define V2_HEAD(cycle, boot, generation, drained)                                               \
+        "{\"version\":2,\"phase\":\"ready\",\"step\":\"suspend\",\"mem_sleep_restore\":null,"              \
+        "\"started_realtime_usec\":5," cycle boot generation drained "\"domains\":"
+#define V2_GOOD_HEAD V2_HEAD("\"cycle_id\":\"" CYCLE_ID "\",", "\"boot_id\":\"" BOOT_ID "\",", \
+                             "\"generation\":7,", "\"drained\":false,")
+#define V2_DOMAIN(drained) "[{\"uuid\":\"" UUID_A "\",\"name\":\"a\",\"persistent\":true,\"started\":false," \
+                           "\"xml\":null" drained "}]}"
+
+static void test_v2_bad_fields(void **state) {
+        static const char *const bad[] = {
+                V2_HEAD("", "\"boot_id\":\"" BOOT_ID "\",", "\"generation\":7,", "\"drained\":false,") "[]}",
+                V2_HEAD("\"cycle_id\":\"" CYCLE_ID "\",", "", "\"generation\":7,", "\"drained\":false,") "[]}",
+                V2_HEAD("\"cycle_id\":\"\",", "\"boot_id\":\"" BOOT_ID "\",", "\"generation\":7,",
+                        "\"drained\":false,") "[]}",
+                V2_HEAD("\"cycle_id\":\"0123456789ABCDEF0123456789abcdef\",", "\"boot_id\":\"" BOOT_ID "\",",
+                        "\"generation\":7,", "\"drained\":false,") "[]}",
+                V2_HEAD("\"cycle_id\":\"0123456789abcdef0123456789abcde\",", "\"boot_id\":\"" BOOT_ID "\",",
+                        "\"generation\":7,", "\"drained\":false,") "[]}",
+                V2_HEAD("\"cycle_id\":\"0123456789abcdef0123456789abcdef0\",", "\"boot_id\":\"" BOOT_ID "\",",
+                        "\"generation\":7,", "\"drained\":false,") "[]}",
+                V2_HEAD("\"cycle_id\":\"01234567-89ab-cdef-0123-456789abcdef\",",
+                        "\"boot_id\":\"" BOOT_ID "\",", "\"generation\":7,", "\"drained\":false,") "[]}",
+                V2_HEAD("\"cycle_id\":\"" CYCLE_ID "\",", "\"boot_id\":\"fedcba9876543210fedcba987654321g\",",
+                        "\"generation\":7,", "\"drained\":false,") "[]}",
+                V2_HEAD("\"cycle_id\":\"" CYCLE_ID "\",", "\"boot_id\":null,", "\"generation\":7,",
+                        "\"drained\":false,") "[]}",
+                V2_HEAD("\"cycle_id\":\"" CYCLE_ID "\",", "\"boot_id\":\"" BOOT_ID "\",", "",
+                        "\"drained\":false,") "[]}",
+                V2_HEAD("\"cycle_id\":\"" CYCLE_ID "\",", "\"boot_id\":\"" BOOT_ID "\",", "\"generation\":-1,",
+                        "\"drained\":false,") "[]}",
+                V2_HEAD("\"cycle_id\":\"" CYCLE_ID "\",", "\"boot_id\":\"" BOOT_ID "\",", "\"generation\":1.5,",
+                        "\"drained\":false,") "[]}",
+                V2_HEAD("\"cycle_id\":\"" CYCLE_ID "\",", "\"boot_id\":\"" BOOT_ID "\",", "\"generation\":\"7\",",
+                        "\"drained\":false,") "[]}",
+                V2_HEAD("\"cycle_id\":\"" CYCLE_ID "\",", "\"boot_id\":\"" BOOT_ID "\",", "\"generation\":7,", "")
+                "[]}",
+                V2_HEAD("\"cycle_id\":\"" CYCLE_ID "\",", "\"boot_id\":\"" BOOT_ID "\",", "\"generation\":7,",
+                        "\"drained\":0,") "[]}",
+                V2_GOOD_HEAD V2_DOMAIN(""),                       /* a domain without drained */
+                V2_GOOD_HEAD V2_DOMAIN(",\"drained\":\"no\""),
+        };
+        _cleanup_(state_done) State s;
+
+        state_init(&s);
+        assert_int_equal(state_from_json_string(V2_GOOD_HEAD V2_DOMAIN(",\"drained\":true"), &s), 0);
+        assert_true(s.generation == 7);
+        assert_true(s.domains[0].drained);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                print_message("bad v2 case %zu: %s\n", i, bad[i]);
+                expect_corrupt(*state, bad[i], strlen(bad[i]));
+        }
+}
+
+static void test_move_aside(void **state) {
+        const char *dir = *state;
+        _cleanup_(freep) char *moved = NULL, *path = NULL;
+
+        assert_int_equal(state_move_aside(dir, "earlier-boot", &moved), -ENOENT);
+        assert_int_equal(write_file(dir, STATE_FILE_NAME, "{}"), 0);
+        assert_int_equal(state_move_aside(dir, "earlier-boot", &moved), 0);
+        assert_true(asprintf(&path, "%s/" STATE_FILE_NAME ".earlier-boot-", dir) > 0);
+        assert_int_equal(strncmp(moved, path, strlen(path)), 0);
+        assert_int_equal(access(moved, F_OK), 0);
+}
+
 static void test_phase_table(void **state) {
         static const char *const names[] = { "idle", "preparing", "ready", "resuming" };
 
@@ -286,6 +418,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_corrupt, dir_setup, dir_teardown),
                 cmocka_unit_test(test_accepted_variants),
                 cmocka_unit_test_setup_teardown(test_too_large, dir_setup, dir_teardown),
+                cmocka_unit_test(test_v2_round_trip),
+                cmocka_unit_test(test_v1_compat),
+                cmocka_unit_test_setup_teardown(test_v2_bad_fields, dir_setup, dir_teardown),
+                cmocka_unit_test_setup_teardown(test_move_aside, dir_setup, dir_teardown),
                 cmocka_unit_test(test_phase_table),
         };
 

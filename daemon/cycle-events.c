@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+
+#include "cycle-internal.h"
+#include "log.h"
+#include "messages.h"
+
+/* Every entry point ends here: re-arm the timer for whatever is due next. */
+#define RETURN_SETTLED(c) do { cycle_settle(c); return; } while (0)
+
+static void cycle_reconcile(Cycle *c);
+
+/* ---- sleeps ---- */
+
+/* PrepareForSleep(true) names no step. If the host may either keep or lose TDs, only the
+ * sleep hook knows the step: let logind go on to run it, and act when its Prepare comes. */
+void cycle_prepare_for_sleep(Cycle *c) {
+        CycleWorld w;
+        PlanInput in;
+        Plan plan;
+        DomainVerdict *v;
+
+        if (c->restored) {
+                cycle_on_logind(c, true);
+                return;
+        }
+        if (c->sleeping && (c->step_planned || c->awaiting_hook || c->awaiting_libvirt))
+                RETURN_SETTLED(c);      /* a duplicate: the same sleep */
+        c->sleeping = true;
+        c->ops->observe(c->userdata, &w);
+        v = calloc(w.n_domains ? w.n_domains : 1, sizeof(DomainVerdict));
+        if (v && w.libvirt_connected) {
+                cycle_plan_input(c, &w, PLAN_MODE_SLEEP, SLEEP_STEP_UNKNOWN, &in);
+                plan_make(&in, v, &plan);
+                free(v);
+                if (plan.when == PLAN_WHEN_WAIT_FOR_HOOK) {
+                        c->awaiting_hook = true;
+                        log_notice("This host may suspend to idle (TDs survive) or hibernate (they do not), and "
+                                   "logind does not say which: waiting for the sleep hook to name the step");
+                        c->ops->release_delay(c->userdata);
+                        c->ops->on_phase(c->userdata);
+                        RETURN_SETTLED(c);
+                }
+        } else
+                free(v);
+        cycle_prepare(c, SLEEP_STEP_UNKNOWN);
+}
+
+void cycle_prepare(Cycle *c, SleepStep step) {
+        bool same = step == SLEEP_STEP_UNKNOWN || step == c->record.step;
+
+        if (c->restored)
+                cycle_on_logind(c, true);
+        c->sleeping = true;
+        c->awaiting_hook = false;
+        if (c->step_planned && same) {
+                /* In progress (the lock goes when it is done), or done: let logind go on. */
+                if (c->record.phase == CYCLE_PHASE_READY)
+                        c->ops->release_delay(c->userdata);
+                RETURN_SETTLED(c);
+        }
+        if (c->awaiting_libvirt && same)
+                RETURN_SETTLED(c);
+        /* A new sleep, or a new step named (the hook after PrepareForSleep, or the
+         * hibernate step of suspend-then-hibernate): plan again; what is stopped stays. */
+        c->sleep_planned = c->step_planned = true;
+        cycle_act(c, PLAN_MODE_SLEEP, step);
+        RETURN_SETTLED(c);
+}
+
+void cycle_sleep_over(Cycle *c) {
+        if (c->restored) {
+                cycle_on_logind(c, false);
+                return;
+        }
+        /* Take the lock first, so the next sleep cannot start before we see it. */
+        c->ops->take_delay(c->userdata);
+        if (c->awaiting_hook)
+                log_warning("The sleep is over, but the sleep hook never said which step it was: is tdsleepctl's "
+                            "hook installed in systemd's system-sleep directory? If the host hibernated, "
+                            "the TDs did not survive");
+        if (c->awaiting_libvirt)
+                log_cycle(c, LOG_CRIT, NULL, "The sleep is over; libvirt never answered while it was prepared, "
+                          "so no TD was stopped for it");
+        c->sleeping = c->step_planned = c->awaiting_hook = c->awaiting_libvirt = false;
+        if (!c->sleep_planned)
+                RETURN_SETTLED(c);      /* no sleep of ours: a drain stays as it is */
+        cycle_begin_resume(c);
+        RETURN_SETTLED(c);
+}
+
+/* ---- the operator's drain ---- */
+
+int cycle_drain(Cycle *c, uint64_t timeout_usec) {
+        CycleWorld w;
+
+        if (c->record.phase != CYCLE_PHASE_IDLE || c->sleeping || c->restored)
+                return -EBUSY;
+        c->ops->observe(c->userdata, &w);
+        if (!w.libvirt_connected)
+                return -ENOTCONN;
+        c->drain_timeout_usec = timeout_usec;
+        c->record.drained = true;
+        cycle_act(c, PLAN_MODE_DRAIN, SLEEP_STEP_UNKNOWN);
+        cycle_settle(c);
+        return 0;
+}
+
+int cycle_restore(Cycle *c) {
+        CycleWorld w;
+
+        if (!c->record.drained)
+                return -ENOENT;
+        if (c->sleeping || c->restored)
+                return -EBUSY;
+        c->ops->observe(c->userdata, &w);
+        if (!w.libvirt_connected)
+                return -ENOTCONN;
+        log_cycle(c, LOG_INFO, NULL, "Restore: the drain is over");
+        c->record.drained = false;
+        c->restoring = true;
+        cycle_begin_resume(c);
+        cycle_settle(c);
+        return 0;
+}
+
+/* ---- logind ---- */
+
+/* Go on with a cycle from the record, now that logind says where the host stands. */
+static void cycle_continue_restored(Cycle *c, bool preparing_for_sleep) {
+        bool sleep_jobs = false;
+
+        c->restored = false;
+        for (size_t i = 0; i < c->record.n_domains; i++)
+                sleep_jobs = sleep_jobs || !c->record.domains[i].drained;
+        if (preparing_for_sleep) {
+                log_cycle(c, LOG_INFO, NULL, c->record.phase == CYCLE_PHASE_READY ?
+                          "Still prepared for the sleep in progress; checking that no TD started meanwhile" :
+                          "A sleep is being prepared: finishing the interrupted preparation");
+                c->sleeping = c->sleep_planned = c->step_planned = true;
+                cycle_act(c, PLAN_MODE_SLEEP, c->record.step);
+                return;
+        }
+        if (!c->record.drained || sleep_jobs) {
+                /* The sleep is over (or a Restore was under way): start what was stopped;
+                 * with no drain in force, that is every TD of the record. */
+                log_cycle(c, LOG_INFO, NULL, "The interrupted %s is over: starting again the TDs stopped for it",
+                          sleep_jobs ? "sleep" : "cycle");
+                c->sleep_planned = sleep_jobs;
+                c->restoring = !c->record.drained;
+                cycle_begin_resume(c);
+                return;
+        }
+        log_cycle(c, LOG_NOTICE, NULL, "The TDs stay drained until Restore");
+        cycle_set_phase(c, CYCLE_PHASE_READY);
+}
+
+void cycle_on_logind(Cycle *c, bool preparing_for_sleep) {
+        /* Hold the delay lock, unless logind is already sleeping on our word. */
+        if (!(preparing_for_sleep && c->record.phase == CYCLE_PHASE_READY && !c->restored))
+                c->ops->take_delay(c->userdata);
+        if (c->restored) {
+                cycle_continue_restored(c, preparing_for_sleep);
+                cycle_reconcile(c);
+                RETURN_SETTLED(c);
+        }
+        if (preparing_for_sleep && !c->sleeping) {
+                log_notice("logind is already preparing for sleep: preparing now");
+                c->sleeping = true;
+                cycle_prepare(c, SLEEP_STEP_UNKNOWN);
+        } else if (!preparing_for_sleep && c->sleeping) {
+                /* A new logind instance knows of no sleep: PrepareForSleep(false) will not come. */
+                log_warning("logind restarted and prepares no sleep: the sleep is over");
+                cycle_sleep_over(c);
+        }
+        RETURN_SETTLED(c);
+}
+
+/* ---- libvirt ---- */
+
+void cycle_on_domain(Cycle *c, const PlanDomain *d, bool started) {
+        Job *j = cycle_find_job(c, d->uuid);
+
+        if (!started) {
+                if (j)
+                        job_on_stopped(c, j);
+        } else if (j && IN_SET(j->state, JOB_START_PENDING, JOB_START_RETRY)) {
+                log_job(c, j, LOG_INFO, MESSAGE_TD_STARTED, "TD %s was started by someone else", d->name);
+                job_domain(c, j)->started = true;
+                job_set_state(c, j, JOB_DROPPED);
+        } else if (IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_READY) && !c->restored &&
+                   (c->sleep_planned || c->record.drained))
+                cycle_replan_domain(c, d);
+        cycle_kick_stops(c);
+        cycle_check_prepared(c);
+        cycle_kick_starts(c);
+        cycle_check_resumed(c);
+        RETURN_SETTLED(c);
+}
+
+static bool world_running(const CycleWorld *w, const char *uuid) {
+        for (size_t i = 0; i < w->n_domains; i++)
+                if (streq(w->domains[i].uuid, uuid))
+                        return w->domains[i].active;
+        return false;
+}
+
+/* Does a stopped TD that runs again need stopping again? During a sleep's preparation,
+ * and during a drain for the drained ones; otherwise it simply runs again. */
+static bool job_restop(const Cycle *c, const Job *j) {
+        if (!IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_READY))
+                return false;
+        return c->sleep_planned || (c->record.drained && c->record.domains[j - c->jobs].drained);
+}
+
+/* After a reconnect or a restart, events may have been missed: compare every job with
+ * libvirt's table. */
+static void job_reconcile(Cycle *c, Job *j, const CycleWorld *w) {
+        bool running = world_running(w, job_domain(c, j)->uuid);
+
+        if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING))
+                job_resend(c, j, running);
+        else if (j->state == JOB_STOPPED && running && job_restop(c, j)) {
+                job_set_state(c, j, JOB_STOP_PENDING);
+                if (c->record.phase == CYCLE_PHASE_READY) {
+                        if (c->sleeping)
+                                c->ops->take_delay(c->userdata);
+                        cycle_set_phase(c, CYCLE_PHASE_PREPARING);
+                }
+        } else if (IN_SET(j->state, JOB_STOPPED, JOB_START_PENDING, JOB_START_RETRY) && running) {
+                job_domain(c, j)->started = true;       /* running again: nothing to start */
+                job_set_state(c, j, JOB_DROPPED);
+        }
+}
+
+static void cycle_reconcile(Cycle *c) {
+        CycleWorld w;
+
+        c->ops->observe(c->userdata, &w);
+        if (!w.libvirt_connected)
+                return;
+        for (size_t i = 0; i < c->record.n_domains; i++)
+                job_reconcile(c, &c->jobs[i], &w);
+        cycle_kick_stops(c);
+        cycle_check_prepared(c);
+        cycle_kick_starts(c);
+        cycle_check_resumed(c);
+}
+
+void cycle_on_libvirt(Cycle *c, bool connected) {
+        if (!connected || c->restored)
+                RETURN_SETTLED(c);
+        if (c->awaiting_libvirt) {
+                log_cycle(c, LOG_NOTICE, NULL, "libvirt answers again: preparing now");
+                cycle_act(c, PLAN_MODE_SLEEP, c->awaited_step);
+        }
+        cycle_reconcile(c);
+        RETURN_SETTLED(c);
+}
+
+/* ---- time ---- */
+
+void cycle_on_timer(Cycle *c) {
+        uint64_t now = cycle_now(c);
+
+        c->armed_usec = USEC_INFINITY;
+        for (size_t i = 0; i < c->record.n_domains; i++) {
+                Job *j = &c->jobs[i];
+
+                if (j->deadline_usec > now)
+                        continue;
+                j->deadline_usec = USEC_INFINITY;
+                if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING))
+                        job_stop_timer(c, j);
+                else if (j->state == JOB_START_RETRY)
+                        job_start_timer(c, j);
+        }
+        cycle_kick_stops(c);
+        cycle_check_prepared(c);
+        if (c->next_batch_usec <= now || cycle_count(c, JOB_START_PENDING) > 0)
+                cycle_kick_starts(c);
+        cycle_check_resumed(c);
+        RETURN_SETTLED(c);
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "cycle-internal.h"
+#include "log.h"
+#include "messages.h"
+
+/* Does this resume start j? A sleep's resume starts what the sleep stopped; Restore
+ * starts the drained TDs too. */
+bool job_in_resume(const Cycle *c, const Job *j) {
+        return c->restoring || !c->record.domains[j - c->jobs].drained;
+}
+
+/* After the sleep (or on Restore): what does this job need? */
+void job_plan_start(Cycle *c, Job *j) {
+        if (!job_in_resume(c, j))
+                return;
+        switch (j->state) {
+        case JOB_STOP_PENDING:
+                job_set_state(c, j, JOB_DROPPED);       /* never touched */
+                break;
+        case JOB_STOPPED:
+                if (!c->settings.restart_after_resume && !c->restoring) {
+                        log_job(c, j, LOG_NOTICE, NULL, "Not starting TD %s again: RestartAfterResume=no",
+                                job_domain(c, j)->name);
+                        job_set_error(j, "RestartAfterResume=no");
+                        job_set_state(c, j, JOB_DROPPED);
+                        break;
+                }
+                j->attempts = 0;
+                job_set_state(c, j, JOB_START_PENDING);
+                break;
+        default:
+                break;          /* on its way down (started when STOPPED comes), or done */
+        }
+}
+
+void cycle_begin_resume(Cycle *c) {
+        c->began_usec = cycle_now(c);
+        c->next_batch_usec = USEC_INFINITY;
+        cycle_set_phase(c, CYCLE_PHASE_RESUMING);
+        for (size_t i = 0; i < c->record.n_domains; i++)
+                job_plan_start(c, &c->jobs[i]);
+        log_cycle(c, LOG_INFO, NULL, "%s: starting again the TDs stopped for %s",
+                  c->restoring ? "Restoring" : "Resuming", c->restoring ? "the drain" : "the sleep");
+        (void) cycle_save(c);
+        if (cycle_count(c, JOB_START_PENDING) > 0)
+                c->ops->ensure_cpus_online(c->userdata);        /* creating a TD needs every package */
+        cycle_kick_starts(c);
+        cycle_check_resumed(c);
+}
+
+static uint64_t retry_delay(const Cycle *c, unsigned attempts) {
+        uint64_t d = c->settings.start_retry_usec;
+
+        for (unsigned i = 1; i < attempts && d < c->settings.start_retry_max_usec; i++)
+                d *= 2;
+        return MIN(d, c->settings.start_retry_max_usec);
+}
+
+/* A start failed for a reason libvirt gave: try again later, up to StartRetries=. */
+static void job_start_failed(Cycle *c, Job *j, const char *error) {
+        StateDomain *sd = job_domain(c, j);
+
+        job_set_error(j, error);
+        if (j->attempts < c->settings.start_attempts) {
+                uint64_t delay = retry_delay(c, j->attempts);
+
+                log_job(c, j, LOG_WARNING, MESSAGE_TD_START_FAILED, "Failed to start TD %s again (attempt %u of %u): "
+                        "%s; trying again in %.0fs", sd->name, j->attempts, c->settings.start_attempts,
+                        strna(error), (double) delay / USEC_PER_SEC);
+                job_set_state(c, j, JOB_START_RETRY);
+                j->deadline_usec = cycle_now(c) + delay;
+                return;
+        }
+        log_job(c, j, LOG_ERR, MESSAGE_TD_START_FAILED, "Failed to start TD %s again after %u attempts: %s%s",
+                sd->name, j->attempts, strna(error),
+                sd->persistent ? "" : "; its XML is kept in the state directory");
+        job_set_state(c, j, JOB_START_FAILED);
+}
+
+static void job_start(Cycle *c, Job *j) {
+        StateDomain *sd = job_domain(c, j);
+        const char *error = NULL;
+        uint64_t t = cycle_now(c);
+        int r = c->ops->start(c->userdata, sd, &error);
+
+        if (r == -ENOTCONN)
+                return;                 /* stays pending until libvirt is back */
+        j->attempts++;
+        if (r == -EALREADY) {
+                log_job(c, j, LOG_INFO, MESSAGE_TD_STARTED, "TD %s is already running", sd->name);
+                sd->started = true;
+                job_set_state(c, j, JOB_DROPPED);
+        } else if (r == -ENOENT && sd->persistent) {
+                log_job(c, j, LOG_ERR, MESSAGE_TD_START_FAILED, "TD %s was undefined while it was stopped: "
+                        "not re-creating it", sd->name);
+                job_set_error(j, "undefined while it was stopped");
+                job_set_state(c, j, JOB_START_FAILED);
+        } else if (r < 0)
+                job_start_failed(c, j, error);
+        else {
+                log_job(c, j, LOG_INFO, MESSAGE_TD_STARTED, "Started TD %s again (%.2fs)", sd->name,
+                        (double) (cycle_now(c) - t) / USEC_PER_SEC);
+                sd->started = true;
+                job_set_error(j, NULL);
+                job_set_state(c, j, JOB_STARTED);
+        }
+}
+
+/* Start up to ParallelStart= TDs, then let the loop breathe before the next batch:
+ * libvirt's start call returns once the guest runs, so a batch is a burst of calls. */
+void cycle_kick_starts(Cycle *c) {
+        unsigned max = c->settings.parallel_start, n = 0;
+        uint64_t t0 = cycle_now(c);
+
+        c->next_batch_usec = USEC_INFINITY;
+        if (c->record.phase != CYCLE_PHASE_RESUMING)
+                return;
+        for (size_t i = 0; i < c->record.n_domains; i++) {
+                Job *j = &c->jobs[i];
+
+                if (j->state != JOB_START_PENDING)
+                        continue;
+                /* Back to the loop after ParallelStart= starts, and after a second at most
+                 * whatever it says: bus replies, the watchdog and the socket wait meanwhile. */
+                if ((max > 0 && n >= max) || (n > 0 && cycle_now(c) - t0 > USEC_PER_SEC)) {
+                        c->next_batch_usec = cycle_now(c);
+                        break;
+                }
+                job_start(c, j);
+                if (j->state == JOB_START_PENDING)
+                        break;          /* libvirt is away: the rest waits for it */
+                n++;
+        }
+        /* The started flags, at most once a second (a save of a thousand TDs' XML costs
+         * tens of ms). A crash between two saves cannot start a TD twice by itself: libvirt
+         * refuses to start a running domain, and the restarted daemon drops those. */
+        if (n > 0 && cycle_now(c) - c->saved_usec > USEC_PER_SEC)
+                (void) cycle_save(c);
+}
+
+/* A start retry's backoff is over. */
+void job_start_timer(Cycle *c, Job *j) {
+        job_set_state(c, j, JOB_START_PENDING);
+}
+
+static bool job_resume_busy(const Cycle *c, const Job *j) {
+        if (IN_SET(j->state, JOB_START_PENDING, JOB_START_RETRY))
+                return true;
+        return job_in_resume(c, j) && IN_SET(j->state, JOB_STOPPING, JOB_FORCING);
+}
+
+void cycle_check_resumed(Cycle *c) {
+        if (c->record.phase != CYCLE_PHASE_RESUMING)
+                return;
+        for (size_t i = 0; i < c->record.n_domains; i++)
+                if (job_resume_busy(c, &c->jobs[i]))
+                        return;
+        if (c->restoring || !c->record.drained) {
+                cycle_end(c);
+                return;
+        }
+        /* The sleep is over; the drain goes on until Restore (still stopping, or done). */
+        cycle_drop_finished_sleep_jobs(c);
+        log_cycle(c, LOG_INFO, NULL, "Awake again; the TDs stay drained until Restore");
+        for (size_t i = 0; i < c->record.n_domains; i++)
+                if (job_stop_in_progress(&c->jobs[i])) {
+                        cycle_set_phase(c, CYCLE_PHASE_PREPARING);
+                        cycle_kick_stops(c);
+                        return;
+                }
+        cycle_set_phase(c, CYCLE_PHASE_READY);
+        (void) cycle_save(c);
+}

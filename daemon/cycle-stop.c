@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+
+#include "cycle-internal.h"
+#include "log.h"
+#include "messages.h"
+
+/* The planner's input from the world as the engine sees it now. */
+void cycle_plan_input(const Cycle *c, const CycleWorld *w, PlanMode mode, SleepStep step, PlanInput *ret) {
+        *ret = (PlanInput) {
+                .mode = mode,
+                .step = step,
+                .power = w->power_known ? &w->power : NULL,
+                .kernel_policy = w->kernel_policy,
+                .hook_reachable = w->hook_reachable,
+                .force_off = c->settings.force_off,
+                .parallel_shutdown = c->settings.parallel_shutdown,
+                .drain_timeout_usec = c->drain_timeout_usec,
+                .domains = w->domains,
+                .n_domains = w->n_domains,
+        };
+}
+
+static double seconds(uint64_t usec) {
+        return (double) usec / USEC_PER_SEC;
+}
+
+/* ---- one TD ---- */
+
+static void job_arm(Cycle *c, Job *j, uint64_t usec) {
+        j->deadline_usec = usec == USEC_INFINITY ? USEC_INFINITY : cycle_now(c) + usec;
+}
+
+/* Mark a running TD for stopping, adding it to the cycle if it is new. A TD already on
+ * its way down keeps its state: a re-plan never turns a force-off back into a request. */
+static Job *cycle_want_stopped(Cycle *c, const PlanDomain *d, uint64_t timeout_usec, bool drained) {
+        Job *j = cycle_find_job(c, d->uuid);
+
+        if (!j) {
+                j = cycle_add_job(c, d, drained);
+                if (!j)
+                        return NULL;
+        } else if (job_stop_in_progress(j) || IN_SET(j->state, JOB_LEFT_RUNNING, JOB_STOP_FAILED))
+                return j;
+        else {
+                /* Stopped before and running again (started by someone, or by us). */
+                job_set_state(c, j, JOB_STOP_PENDING);
+                job_domain(c, j)->started = false;
+                job_set_error(j, NULL);
+                j->forced = false;      /* delivered stays: a stop by itself is still ours */
+                j->attempts = 0;
+        }
+        job_domain(c, j)->drained = drained;
+        j->timeout_usec = timeout_usec;
+        return j;
+}
+
+static unsigned cycle_in_flight(const Cycle *c) {
+        unsigned n = 0;
+
+        for (size_t i = 0; i < c->record.n_domains; i++)
+                n += IN_SET(c->jobs[i].state, JOB_STOPPING, JOB_FORCING);
+        return n;
+}
+
+static void job_force(Cycle *c, Job *j) {
+        const StateDomain *sd = job_domain(c, j);
+        const char *error = NULL;
+        int r;
+
+        if (!c->settings.force_off) {
+                log_job(c, j, LOG_WARNING, MESSAGE_TD_LEFT_RUNNING,
+                        "TD %s did not stop within %.1fs and ForceOff=no: leaving it running; it will not "
+                        "survive this sleep", sd->name, seconds(j->timeout_usec));
+                job_set_error(j, "did not stop in time, and ForceOff=no");
+                job_set_state(c, j, JOB_LEFT_RUNNING);
+                return;
+        }
+        if (j->state != JOB_FORCING)
+                log_job(c, j, LOG_WARNING, MESSAGE_TD_FORCED_OFF, "TD %s did not stop within %.1fs, forcing it off",
+                        sd->name, seconds(j->timeout_usec));
+        job_set_state(c, j, JOB_FORCING);
+        r = c->ops->destroy(c->userdata, sd->uuid, &error);
+        if (r == -ENOTCONN) {
+                j->deadline_usec = USEC_INFINITY;       /* sent again when libvirt is back */
+                return;
+        }
+        if (IN_SET(r, -ESRCH, -ENOENT)) {
+                job_on_stopped(c, j);
+                return;
+        }
+        if (r < 0) {
+                log_job(c, j, LOG_ERR, MESSAGE_TD_FORCED_OFF, "Failed to force off TD %s: %s", sd->name, strna(error));
+                job_set_error(j, error);
+                job_set_state(c, j, JOB_STOP_FAILED);
+                return;
+        }
+        j->forced = true;
+        job_arm(c, j, PLAN_FORCE_OFF_USEC);
+}
+
+/* A refused shutdown request is asked again this often within the graceful window. */
+#define SHUTDOWN_RETRY_USEC USEC_PER_SEC
+
+/* Deliver the graceful shutdown. The window counts from when libvirt took the request
+ * (after a stalled call returns, not when it was made). A request libvirt refuses
+ * ("cannot acquire state change lock") is asked again within the window, which then
+ * counts from the first attempt; the force-off comes at its end. */
+static void job_send_shutdown(Cycle *c, Job *j) {
+        const StateDomain *sd = job_domain(c, j);
+        const char *error = NULL;
+        bool retry = j->state == JOB_STOPPING;
+        int r = c->ops->shutdown(c->userdata, sd->uuid, &error);
+        uint64_t now = cycle_now(c);
+
+        if (r == -ENOTCONN) {
+                if (retry)              /* asked again on reconnect; forced at the window's end */
+                        j->deadline_usec = j->began_usec + j->timeout_usec;
+                return;                 /* else stays pending: sent when libvirt is back */
+        }
+        if (IN_SET(r, -ESRCH, -ENOENT)) {
+                if (j->delivered) {     /* our earlier request did it */
+                        job_on_stopped(c, j);
+                        return;
+                }
+                log_job(c, j, LOG_INFO, NULL, "TD %s was not running any more: nothing to stop", sd->name);
+                job_set_state(c, j, JOB_DROPPED);
+                return;
+        }
+        if (!retry) {
+                j->began_usec = now;
+                job_set_state(c, j, JOB_STOPPING);
+        }
+        if (r < 0) {
+                if (!retry)
+                        log_job(c, j, LOG_WARNING, NULL, "Failed to ask TD %s to shut down: %s; asking again "
+                                "for %.1fs, then forcing it off unless it stops", sd->name, strna(error),
+                                seconds(j->timeout_usec));
+                job_set_error(j, error);
+                j->deadline_usec = MIN(now + SHUTDOWN_RETRY_USEC, j->began_usec + j->timeout_usec);
+                return;
+        }
+        j->delivered = true;
+        j->began_usec = now;
+        job_set_error(j, NULL);
+        job_arm(c, j, j->timeout_usec);
+        log_job(c, j, LOG_DEBUG, NULL, "Shutting down TD %s (timeout %.1fs)", sd->name, seconds(j->timeout_usec));
+}
+
+void cycle_kick_stops(Cycle *c) {
+        unsigned max = c->settings.parallel_shutdown, in_flight;
+
+        if (!IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_RESUMING))
+                return;
+        in_flight = cycle_in_flight(c);
+        for (size_t i = 0; i < c->record.n_domains; i++) {
+                Job *j = &c->jobs[i];
+
+                if (max > 0 && in_flight >= max)
+                        break;
+                if (j->state != JOB_STOP_PENDING)
+                        continue;
+                job_send_shutdown(c, j);
+                if (j->state == JOB_STOP_PENDING)
+                        break;          /* libvirt is away: the rest waits too */
+                in_flight += IN_SET(j->state, JOB_STOPPING, JOB_FORCING);
+        }
+}
+
+/* The TD is stopped (its STOPPED event, or libvirt says it is not running). */
+void job_on_stopped(Cycle *c, Job *j) {
+        const StateDomain *sd = job_domain(c, j);
+        bool ours = j->delivered || j->state == JOB_FORCING;
+
+        if (!IN_SET(j->state, JOB_STOP_PENDING, JOB_STOPPING, JOB_FORCING, JOB_LEFT_RUNNING, JOB_STOP_FAILED))
+                return;
+        if (!ours) {
+                /* It went down by itself before we asked: not ours to start again. */
+                log_job(c, j, LOG_INFO, NULL, "TD %s stopped by itself before tdsleepd asked it to", sd->name);
+                job_set_state(c, j, JOB_DROPPED);
+                return;
+        }
+        log_job(c, j, LOG_INFO, j->state == JOB_FORCING ? MESSAGE_TD_FORCED_OFF : MESSAGE_TD_STOPPED,
+                "%s TD %s in %.2fs", j->state == JOB_FORCING ? "Forced off" : "Stopped", sd->name,
+                seconds(cycle_now(c) - j->began_usec));
+        j->stopped = true;
+        job_set_error(j, NULL);
+        job_set_state(c, j, JOB_STOPPED);
+        if (c->record.phase == CYCLE_PHASE_RESUMING && job_in_resume(c, j))
+                job_plan_start(c, j);
+}
+
+/* A stop job's timer: force off, or give up once the sleep is over. */
+void job_stop_timer(Cycle *c, Job *j) {
+        if (j->state == JOB_FORCING) {
+                log_job(c, j, LOG_ERR, MESSAGE_TD_FORCED_OFF, "TD %s is still running %.0fs after it was forced off",
+                        job_domain(c, j)->name, seconds(PLAN_FORCE_OFF_USEC));
+                job_set_error(j, "still running after it was forced off");
+                job_set_state(c, j, JOB_STOP_FAILED);
+                return;
+        }
+        if (j->state == JOB_STOPPING && !j->delivered && cycle_now(c) < j->began_usec + j->timeout_usec &&
+            !(c->record.phase == CYCLE_PHASE_RESUMING && job_in_resume(c, j))) {
+                job_send_shutdown(c, j);        /* refused before: ask again within the window */
+                return;
+        }
+        if (c->record.phase == CYCLE_PHASE_RESUMING && job_in_resume(c, j)) {
+                /* Awake again and it still runs: the request was not acted on. Nothing to start. */
+                log_job(c, j, LOG_NOTICE, NULL, "TD %s did not act on the shutdown request before the sleep "
+                        "was over: it keeps running", job_domain(c, j)->name);
+                job_set_state(c, j, JOB_DROPPED);
+                return;
+        }
+        job_force(c, j);
+}
+
+/* libvirt is back: a request in flight may have been lost with the connection. */
+void job_resend(Cycle *c, Job *j, bool running) {
+        const char *error = NULL;
+
+        if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING) && !running)
+                job_on_stopped(c, j);
+        else if (j->state == JOB_FORCING)
+                job_force(c, j);
+        else if (j->state == JOB_STOPPING && !j->delivered)
+                job_send_shutdown(c, j);
+        else if (j->state == JOB_STOPPING)
+                (void) c->ops->shutdown(c->userdata, job_domain(c, j)->uuid, &error);
+}
+
+/* ---- the plan ---- */
+
+static void cycle_log_start(Cycle *c, PlanMode mode, SleepStep step, const Plan *plan) {
+        if (mode == PLAN_MODE_DRAIN) {
+                log_cycle(c, LOG_INFO, MESSAGE_CYCLE_STARTED, "Draining: stopping every TD for maintenance");
+                return;
+        }
+        log_cycle(c, LOG_INFO, MESSAGE_CYCLE_STARTED, "Preparing for %s (mem_sleep %s): TDs %s it",
+                  step == SLEEP_STEP_UNKNOWN ? "a sleep logind did not name" : sleep_step_to_string(step),
+                  strna(mem_sleep_to_string(plan->power.mem_sleep_selected)),
+                  plan->keeps ? "survive" : "do not survive");
+}
+
+/* Select s2idle for this sleep, remembering the old choice in the record first. */
+static bool cycle_steer(Cycle *c, const CycleWorld *w) {
+        MemSleep old = w->power.mem_sleep_selected;
+
+        if (c->record.mem_sleep_restore < 0)
+                c->record.mem_sleep_restore = old;
+        (void) cycle_save(c);
+        if (c->ops->write_mem_sleep(c->userdata, MEM_SLEEP_S2IDLE) < 0) {
+                log_error("Failed to select s2idle in /sys/power/mem_sleep: TDs that asked for it are stopped");
+                return false;
+        }
+        log_info("Selected s2idle in /sys/power/mem_sleep for this sleep (was %s): TDs keep running",
+                 strna(mem_sleep_to_string(old)));
+        return true;
+}
+
+/* Make the plan; steer first when it says so (and plan again without s2idle if that fails). */
+static void cycle_plan(Cycle *c, CycleWorld *w, PlanMode mode, SleepStep step, DomainVerdict *v, Plan *ret) {
+        PlanInput in;
+
+        cycle_plan_input(c, w, mode, step, &in);
+        plan_make(&in, v, ret);
+        if (!ret->steer_s2idle || cycle_steer(c, w))
+                return;
+        w->power.mem_sleep_available &= ~POWER_MASK(MEM_SLEEP_S2IDLE);
+        plan_make(&in, v, ret);
+}
+
+/* Without a durable record nothing is stopped: the jobs not yet sent say why. */
+static void cycle_refuse_unrecorded(Cycle *c) {
+        for (size_t i = 0; i < c->record.n_domains; i++) {
+                Job *j = &c->jobs[i];
+
+                if (j->state != JOB_STOP_PENDING)
+                        continue;
+                log_job(c, j, LOG_CRIT, MESSAGE_TD_LEFT_RUNNING, "Not stopping TD %s: no durable record of the "
+                        "cycle could be written, so it could not be started again after a crash",
+                        job_domain(c, j)->name);
+                job_set_error(j, "no durable record could be written");
+                job_set_state(c, j, JOB_LEFT_RUNNING);
+        }
+}
+
+static void cycle_apply_verdicts(Cycle *c, const CycleWorld *w, const DomainVerdict *v, PlanMode mode) {
+        PlanInput in;
+
+        cycle_plan_input(c, w, mode, c->record.step, &in);
+        for (size_t i = 0; i < w->n_domains; i++) {
+                const PlanDomain *d = &w->domains[i];
+
+                if (v[i] == VERDICT_REFUSE)
+                        log_cycle(c, LOG_CRIT, MESSAGE_SLEEP_REFUSED, "TD %s refuses sleep, but a sleep is being "
+                                  "prepared anyway: leaving it running; it does not survive S3/S4", d->name);
+                if (v[i] == VERDICT_STOP && !cycle_want_stopped(c, d, plan_stop_timeout_usec(&in, d),
+                                                                 mode == PLAN_MODE_DRAIN))
+                        log_error("Out of memory recording TD %s", d->name);
+        }
+}
+
+/* Plan and act: record the TDs to stop, save, send the shutdowns. Planning again keeps
+ * what is stopped and what is on its way down. */
+void cycle_act(Cycle *c, PlanMode mode, SleepStep step) {
+        _cleanup_(freep) DomainVerdict *v = NULL;
+        CycleWorld w;
+        Plan plan;
+
+        c->ops->observe(c->userdata, &w);
+        if (!w.libvirt_connected) {
+                c->awaiting_libvirt = true;
+                c->awaited_step = step;
+                cycle_set_phase(c, CYCLE_PHASE_PREPARING);
+                log_cycle(c, LOG_CRIT, NULL, "Preparing for sleep, but libvirt is not connected: tdsleepd cannot "
+                          "see which TDs run. Holding the delay lock until libvirt answers (logind goes on "
+                          "after InhibitDelayMaxSec)");
+                return;
+        }
+        c->awaiting_libvirt = false;
+        v = calloc(w.n_domains ? w.n_domains : 1, sizeof(DomainVerdict));
+        if (!v) {
+                log_error("Out of memory planning the cycle");
+                return;
+        }
+        if (c->record.phase == CYCLE_PHASE_IDLE || c->record.started_realtime_usec == 0)
+                cycle_begin_new(c);     /* (also a prepare that had to wait for libvirt) */
+        if (mode == PLAN_MODE_SLEEP)
+                c->record.step = step;
+        cycle_plan(c, &w, mode, step, v, &plan);
+        c->began_usec = cycle_now(c);
+        cycle_set_phase(c, CYCLE_PHASE_PREPARING);
+        cycle_log_start(c, mode, step, &plan);
+        cycle_apply_verdicts(c, &w, v, mode);
+        if (!cycle_save(c))
+                cycle_refuse_unrecorded(c);
+        if (plan.n_stop > 0)
+                c->ops->ensure_cpus_online(c->userdata);        /* tearing a TD down needs every package */
+        cycle_kick_stops(c);
+        cycle_check_prepared(c);
+}
+
+/* A TD started while a cycle prepares or holds: the planner decides, as for the rest. */
+void cycle_replan_domain(Cycle *c, const PlanDomain *d) {
+        _cleanup_(freep) DomainVerdict *v = NULL;
+        PlanMode mode = c->sleep_planned ? PLAN_MODE_SLEEP : PLAN_MODE_DRAIN;
+        CycleWorld w;
+        Plan plan;
+        PlanInput in;
+        Job *j;
+
+        c->ops->observe(c->userdata, &w);
+        w.domains = d;
+        w.n_domains = 1;
+        /* The cycle's steering was decided when it was planned; a newcomer does not change it. */
+        if (w.power.mem_sleep_selected != MEM_SLEEP_S2IDLE)
+                w.power.mem_sleep_available &= ~POWER_MASK(MEM_SLEEP_S2IDLE);
+        v = calloc(1, sizeof(DomainVerdict));
+        if (!v)
+                return;
+        cycle_plan_input(c, &w, mode, c->record.step, &in);
+        plan_make(&in, v, &plan);
+        if (v[0] != VERDICT_STOP)
+                return;
+        j = cycle_find_job(c, d->uuid);
+        if (j && job_stop_in_progress(j))
+                return;
+        log_job(c, NULL, LOG_WARNING, NULL, "TD %s started while %s: stopping it too", d->name,
+                mode == PLAN_MODE_DRAIN ? "drained" : "preparing for sleep");
+        if (!cycle_want_stopped(c, d, plan_stop_timeout_usec(&in, d), mode == PLAN_MODE_DRAIN))
+                return;
+        if (c->record.phase == CYCLE_PHASE_READY) {
+                /* logind waits for delay locks taken while it prepares: cover this stop too. */
+                if (c->sleeping)
+                        c->ops->take_delay(c->userdata);
+                cycle_set_phase(c, CYCLE_PHASE_PREPARING);
+        }
+        if (!cycle_save(c))
+                cycle_refuse_unrecorded(c);
+        cycle_kick_stops(c);
+}
+
+void cycle_check_prepared(Cycle *c) {
+        if (c->record.phase != CYCLE_PHASE_PREPARING || c->awaiting_libvirt)
+                return;
+        for (size_t i = 0; i < c->record.n_domains; i++)
+                if (job_stop_in_progress(&c->jobs[i]))
+                        return;
+        c->prepare_usec = cycle_now(c) - c->began_usec;
+        cycle_set_phase(c, CYCLE_PHASE_READY);
+        (void) cycle_save(c);
+        if (!c->sleeping) {
+                log_cycle(c, LOG_INFO, NULL, "Drained in %.2fs: %u TDs stopped, %u left running, %u failed to stop",
+                          seconds(c->prepare_usec), cycle_count(c, JOB_STOPPED), cycle_count(c, JOB_LEFT_RUNNING),
+                          cycle_count(c, JOB_STOP_FAILED));
+                return;
+        }
+        log_cycle(c, LOG_INFO, MESSAGE_LOCK_RELEASED, "Prepared for sleep in %.2fs: %u TDs stopped, %u left "
+                  "running, %u failed to stop; releasing the delay lock", seconds(c->prepare_usec),
+                  cycle_count(c, JOB_STOPPED), cycle_count(c, JOB_LEFT_RUNNING), cycle_count(c, JOB_STOP_FAILED));
+        c->ops->release_delay(c->userdata);
+}
