@@ -3,11 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json-parse.h"
 #include "varlink-message.h"
 
 #define JSON_DEPTH_MAX 64
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
 
 void varlink_buffer_done(VarlinkBuffer *b) {
         free(b->data);
@@ -80,22 +79,19 @@ int varlink_buffer_next(VarlinkBuffer *b, size_t max, const char **ret, size_t *
 }
 
 int varlink_message_parse(const char *text, size_t len, json_object **ret) {
-        _cleanup_(json_tokener_freep) json_tokener *tok = NULL;
         _cleanup_(json_object_putp) json_object *o = NULL;
+        size_t end;
+        int r;
 
         if (len > INT32_MAX)
                 return -EMSGSIZE;
         if (varlink_json_check(text, len) < 0)
                 return -EBADMSG;
-        tok = json_tokener_new_ex(JSON_DEPTH_MAX);
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        o = json_tokener_parse_ex(tok, text, (int) len);
-        if (!o || json_tokener_get_error(tok) != json_tokener_success)
-                return -EBADMSG;
+        r = json_parse_strict(text, len, JSON_DEPTH_MAX, true, &o, &end);
+        if (r < 0)
+                return r;
         /* Only whitespace may follow the object. */
-        for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+        for (size_t i = end; i < len; i++)
                 if (!strchr(" \t\r\n", text[i]))
                         return -EBADMSG;
         if (!json_object_is_type(o, json_type_object))

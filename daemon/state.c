@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "json-parse.h"
 #include "macros.h"
 #include "parse-util.h"
 #include "state.h"
@@ -22,7 +23,6 @@
 #define STATE_TMP_NAME STATE_FILE_NAME ".tmp"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
 
 static const char *const cycle_phase_table[_CYCLE_PHASE_MAX] = {
         [CYCLE_PHASE_IDLE] = "idle",
@@ -385,20 +385,15 @@ static int state_from_json(json_object *o, State *ret) {
 
 /* One JSON value filling all of text[0..size) but trailing white space. */
 static int json_parse_whole(const char *text, size_t size, json_object **ret) {
-        _cleanup_(json_tokener_freep) json_tokener *tok = NULL;
         _cleanup_(json_object_putp) json_object *o = NULL;
         size_t end;
+        int r;
 
         if (size == 0 || size > INT32_MAX || strlen(text) != size)
                 return -EBADMSG;
-        tok = json_tokener_new();
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-        o = json_tokener_parse_ex(tok, text, (int) size);
-        if (!o || json_tokener_get_error(tok) != json_tokener_success)
-                return -EBADMSG;
-        end = json_tokener_get_parse_end(tok);
+        r = json_parse_strict(text, size, JSON_TOKENER_DEFAULT_DEPTH, false, &o, &end);
+        if (r < 0)
+                return r;
         if (text[end + strspn(text + end, " \t\r\n")] != '\0')
                 return -EBADMSG;
         *ret = TAKE_PTR(o);

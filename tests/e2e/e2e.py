@@ -406,9 +406,10 @@ def fmt_entry(e):
 
 
 class Container:
-    def __init__(self, name, tree, workdir, binds, private_network=True):
+    def __init__(self, name, tree, workdir, binds, private_network=True, extra_args=()):
         self.name = name
         self.private_network = private_network
+        self.extra_args = list(extra_args)  # more systemd-nspawn options
         self.tree = tree
         self.workdir = workdir
         self.binds = binds                  # [(host, container)]
@@ -429,6 +430,7 @@ class Container:
             (["--private-network"] if self.private_network else [])
         for host, ct in self.binds:
             args.append("--bind=%s:%s" % (host, ct))
+        args += self.extra_args
         env = dict(os.environ, CGS=" ".join(self.cg.paths))
         out = open(self.console, "wb")
         self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--",

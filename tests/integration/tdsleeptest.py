@@ -480,10 +480,11 @@ poweroff -f
 
 class GuestImages:
     """vmlinux/vmlinuz + initramfs (acpid) + initramfs-ignore (no acpid), cached in
-    BUILD/test-guests/<kernel package>_<version>/."""
+    BUILD/test-guests/<kernel package>_<version>/ (or $TDSLEEP_GUEST_CACHE/...)."""
 
     def __init__(self, cache_root=None):
-        self.cache_root = cache_root or os.path.join(BUILD_DIR, "test-guests")
+        self.cache_root = cache_root or os.environ.get("TDSLEEP_GUEST_CACHE") or \
+            os.path.join(BUILD_DIR, "test-guests")
         self.dir = None
         self.kernel = None
 
@@ -548,14 +549,18 @@ class GuestImages:
                 raise unittest.SkipTest("apt-get download %s failed: %s" % (pkg, r.stderr.strip()[-300:]))
             kx = os.path.join(work, "kx")
             subprocess.run(["dpkg", "-x", debs[0], kx], check=True)
-            kver = sorted(os.listdir(os.path.join(kx, "lib/modules")))[0]
+            # Debian 13's kernel packages ship /usr/lib/modules (merged /usr), 12's /lib/modules
+            moddir = os.path.join(kx, "usr/lib/modules")
+            if not os.path.isdir(moddir):
+                moddir = os.path.join(kx, "lib/modules")
+            kver = sorted(os.listdir(moddir))[0]
             out = os.path.join(work, "out")
             os.makedirs(out)
             shutil.copy(os.path.join(kx, "boot", "vmlinuz-" + kver), os.path.join(out, "vmlinuz"))
             self._extract_vmlinux(os.path.join(out, "vmlinuz"), os.path.join(out, "vmlinux"))
             mods = {}
             for m in ("drivers/acpi/button.ko", "drivers/input/evdev.ko"):
-                p = os.path.join(kx, "lib/modules", kver, "kernel", m)
+                p = os.path.join(moddir, kver, "kernel", m)
                 if os.path.exists(p):
                     mods[os.path.basename(m)] = open(p, "rb").read()
                 elif os.path.exists(p + ".xz"):
@@ -1407,6 +1412,10 @@ class TDSleepTestCase(unittest.TestCase):
             if start:
                 dom.create()
         self._test_domains.append(name)
+        # The events of this setup arrive on the event thread, possibly late on a busy
+        # machine: let them in now, so none lands after a test's "since" mark.
+        if transient or start:
+            self.events.wait(name, "STARTED", 10)
         return dom
 
     def _remove_test_domains(self):
