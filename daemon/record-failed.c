@@ -8,24 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io-util.h"
 #include "log.h"
 #include "record.h"
-
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        return -EIO;
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
 
 /* dfd/name written whole or not at all: temp file, fsync, rename, fsync dir. */
 static int write_atomic(int dfd, const char *name, const char *text) {

@@ -12,6 +12,7 @@
 #include "json-parse.h"
 #include "macros.h"
 #include "parse-util.h"
+#include "io-util.h"
 #include "state.h"
 
 /* Version 2 added the cycle and boot ids, the generation and the drain flags. A State
@@ -411,22 +412,6 @@ int state_from_json_string(const char *text, State *ret) {
 }
 
 /* ---- the file */
-
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        return -EIO;
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
 
 static int write_tmp(int dfd, const char *text) {
         _cleanup_(closep) int fd = -1;
