@@ -77,6 +77,12 @@ void sim_check_entry(Sim *s) {
 
 /* I3, I4, I6: a start that succeeded. */
 void sim_check_start(Sim *s, SimDomain *d) {
+        if (d->record_stale) {
+                /* The adopted record missed its start (saved at most once a second): this
+                 * start is the engine's best guess, whatever happened to it since. */
+                d->record_stale = false;
+                return;
+        }
         if (d->starts_in_cycle >= 1)
                 sim_violation(s, "I3", "%s started a second time in cycle %u, with no stop between",
                               d->name, s->cycle_no);

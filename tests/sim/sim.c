@@ -348,6 +348,7 @@ void sim_start_daemon(Sim *s) {
                 if (sd && !sd->started && d->starts_in_cycle > 0) {
                         d->ambiguous = true;
                         d->starts_in_cycle = 0;
+                        d->record_stale = true;
                 }
         }
         if (durable) {

@@ -92,6 +92,8 @@ typedef struct SimDomain {
         bool given_up;          /* the engine reported its start failed: the operator's now */
         uint64_t started_at;    /* when it last started, by anyone */
         int last_report;        /* the JobState the engine last reported for it */
+        bool record_stale;      /* a restart adopted a record that missed a start of it: the
+                                 * engine may start it once more, whoever stopped it since */
         bool maybe_sent;        /* a restart adopted a record saying its shutdown may have been
                                  * sent (recorded before sending), while none reached it */
         bool reported_running;  /* a cycle ended reporting it left running or failed to stop
