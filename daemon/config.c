@@ -152,7 +152,8 @@ static int config_parse_kinds(const char *rvalue, void *data) {
 
         if (!copy)
                 return -ENOMEM;
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        /* Spaces or commas: "tdx sev-snp" and "tdx,sev-snp" mean the same. */
+        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
                 DomainKind k = domain_kind_from_string(w);
 
                 if (k < 0 || k == DOMAIN_KIND_NONE)
@@ -197,7 +198,7 @@ static const ConfigItem config_items[] = {
         { "Sleep",   "StartRetries",       config_parse_unsigned,      offsetof(Config, start_retries),
           UNSIGNED_EXPECTED },
         { "Sleep",   "ProtectedKinds",     config_parse_kinds,         offsetof(Config, protected_kinds),
-          "expected a space-separated list of tdx, sev-snp and sev, or nothing" },
+          "expected a list of tdx, sev-snp and sev (separated by spaces or commas), or nothing" },
         { "CPU",     "OnlineCPUs",         config_parse_bool,          offsetof(Config, online_cpus),
           BOOL_EXPECTED },
 };

@@ -80,7 +80,7 @@ static void test_every_key(void **state) {
                               "ParallelShutdown=3\n"
                               "RestartAfterResume=false\n"
                               "ParallelStart=0\n"
-                              "ProtectedKinds=sev sev-snp\n"
+                              "ProtectedKinds=sev,sev-snp\n"
                               "[CPU]\n"
                               "OnlineCPUs=0\n", &c, &error), 0);
         assert_null(error);
@@ -148,11 +148,11 @@ static void test_value_errors(void **state) {
                      "such as qemu:///system");
         expect_error("[Manager]\nSocketGroup=-wheel\n", CONF ":2: SocketGroup=-wheel: expected a group name");
         expect_error("[Sleep]\nProtectedKinds=tdx sgx\n",
-                     CONF ":2: ProtectedKinds=tdx sgx: expected a space-separated list of tdx, sev-snp and sev, "
-                     "or nothing");
+                     CONF ":2: ProtectedKinds=tdx sgx: expected a list of tdx, sev-snp and sev "
+                     "(separated by spaces or commas), or nothing");
         expect_error("[Sleep]\nProtectedKinds=none\n",
-                     CONF ":2: ProtectedKinds=none: expected a space-separated list of tdx, sev-snp and sev, "
-                     "or nothing");
+                     CONF ":2: ProtectedKinds=none: expected a list of tdx, sev-snp and sev "
+                     "(separated by spaces or commas), or nothing");
 }
 
 static void test_integer_errors(void **state) {
