@@ -424,7 +424,7 @@ static void domain_init(SimDomain *d, unsigned i) {
                 .honour_usec = 1 * USEC_PER_SEC,
                 .stop_at = SIM_USEC_INFINITY,
         };
-        snprintf(d->uuid, sizeof(d->uuid), "5e000000-0000-4000-8000-0000000000%02x", i);
+        snprintf(d->uuid, sizeof(d->uuid), "5e000000-0000-4000-8000-0000000000%02x", i & 0xffu);
         snprintf(d->name, sizeof(d->name), "td%u", i);
 }
 
