@@ -197,11 +197,14 @@ static size_t span(Scan *s, const char *set) {
         return n;
 }
 
-/* RFC 8259 numbers only (no NaN, Infinity, hex, leading '+'), and finite as a double. */
+/* RFC 8259 numbers only (no NaN, Infinity, hex, leading '+'), and finite as a double.
+ * An integer must fit in 64 bits signed (Varlink's int): json-c 0.16 would clamp a bigger
+ * one silently and 0.18 refuses it, so it is refused here, the same on every json-c. */
 static int scan_number(Scan *s) {
         static const char digits[] = "0123456789";
         const char *start = s->p;
         _cleanup_(freep) char *copy = NULL;
+        bool integer = true;
         double d;
 
         if (s->p < s->end && *s->p == '-')
@@ -210,9 +213,10 @@ static int scan_number(Scan *s) {
                 s->p++;
         else if (span(s, digits) == 0)
                 return -EBADMSG;
-        if (s->p < s->end && *s->p == '.' && (s->p++, span(s, digits) == 0))
+        if (s->p < s->end && *s->p == '.' && (integer = false, s->p++, span(s, digits) == 0))
                 return -EBADMSG;
         if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+                integer = false;
                 s->p++;
                 if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
                         s->p++;
@@ -222,6 +226,11 @@ static int scan_number(Scan *s) {
         copy = strndup(start, (size_t) (s->p - start));
         if (!copy)
                 return -ENOMEM;
+        if (integer) {
+                errno = 0;
+                (void) strtoll(copy, NULL, 10);
+                return errno == ERANGE ? -EBADMSG : 0;
+        }
         d = strtod(copy, NULL);
         return isfinite(d) ? 0 : -EBADMSG;
 }
