@@ -641,6 +641,9 @@ class Edges(TDSleepTestCase):
 
         self.sysfs.write("sys/power/mem_sleep", MEM_SLEEP)
         self.lv.test.lookupByName(s2).destroy()
+        # Plan answers from tdsleepd's table, which its own STOPPED event updates
+        wait_until(lambda: not [x for x in d.call("ListDomains")["domains"] if x["name"] == s2 and x["active"]],
+                   10, "tdsleepd's table to see %s stopped" % s2)
         p = d.call("Plan", {"operation": "suspend"})
         log("Plan(suspend) without: %s" % {k: p[k] for k in ("keepsTDs", "steerS2idle", "verdicts")})
         self.assertFalse(p["steerS2idle"], p)
