@@ -252,7 +252,7 @@ static void job_reconcile(Cycle *c, Job *j, const CycleWorld *w) {
                 j->deadline_usec = j->began_usec + j->timeout_usec;
                 job_resend(c, j, true);
         } else if (j->state == JOB_STOPPING && j->deadline_usec == USEC_INFINITY)
-                job_stop_timer(c, j);   /* its window ended while libvirt was away */
+                job_stop_timer(c, j, w);        /* its window ended while libvirt was away */
         else if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING))
                 job_resend(c, j, true);
         else if (j->state == JOB_STOPPED && running)
@@ -293,6 +293,8 @@ void cycle_on_libvirt(Cycle *c, bool connected) {
 
 void cycle_on_timer(Cycle *c) {
         uint64_t now = cycle_now(c);
+        bool observed = false;
+        CycleWorld w;
 
         c->armed_usec = USEC_INFINITY;
         for (size_t i = 0; i < c->record.n_domains; i++) {
@@ -301,8 +303,12 @@ void cycle_on_timer(Cycle *c) {
                 if (j->deadline_usec > now)
                         continue;
                 j->deadline_usec = USEC_INFINITY;
+                if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING) && !observed) {
+                        c->ops->observe(c->userdata, &w);       /* once, for every job due */
+                        observed = true;
+                }
                 if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING))
-                        job_stop_timer(c, j);
+                        job_stop_timer(c, j, &w);
                 else if (j->state == JOB_START_RETRY)
                         job_start_timer(c, j);
         }

@@ -90,7 +90,8 @@ bool cycle_kick_stops(Cycle *c);
 void job_refuse_without_xml(Cycle *c, Job *j);
 void cycle_check_prepared(Cycle *c);
 void job_on_stopped(Cycle *c, Job *j);
-void job_stop_timer(Cycle *c, Job *j);
+/* w: libvirt's table, read once by the caller for every job it looks at. */
+void job_stop_timer(Cycle *c, Job *j, const CycleWorld *w);
 void job_resend(Cycle *c, Job *j, bool running);
 
 /* cycle-start.c */

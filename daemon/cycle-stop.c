@@ -339,17 +339,14 @@ static void job_stop_after_sleep(Cycle *c, Job *j) {
 
 /* A stop job's timer. Decided on libvirt's table, never on the timer alone: a stop
  * whose event was missed is a stop, and without libvirt nothing is decided. */
-void job_stop_timer(Cycle *c, Job *j) {
-        CycleWorld w;
-
-        c->ops->observe(c->userdata, &w);
-        if (!w.libvirt_connected) {
+void job_stop_timer(Cycle *c, Job *j, const CycleWorld *w) {
+        if (!w->libvirt_connected) {
                 log_job(c, j, LOG_NOTICE, NULL, "The window of TD %s ended while libvirt is away: deciding when "
                         "it is back", job_domain(c, j)->name);
                 j->deadline_usec = USEC_INFINITY;       /* the reconnect looks again */
                 return;
         }
-        if (!cycle_world_running(&w, job_domain(c, j)->uuid)) {
+        if (!cycle_world_running(w, job_domain(c, j)->uuid)) {
                 job_on_stopped(c, j);
                 return;
         }

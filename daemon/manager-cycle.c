@@ -55,12 +55,19 @@ static int read_power(Manager *m, bool apply_policy, PowerPicture *ret, KernelPo
 int manager_observe(Manager *m, bool apply_policy, CycleWorld *ret) {
         Domain **domains;
         size_t n = virt_domains(m->virt, &domains);
-        PlanDomain *a = reallocarray(m->plan_domains, n ? n : 1, sizeof(PlanDomain));
+        PlanDomain *a = m->plan_domains;
         int r;
 
-        if (!a)
-                return -ENOMEM;
-        m->plan_domains = a;
+        /* Grown, never moved for the same table: what an earlier observe returned stays
+         * valid while the engine is still in the same call (the table only changes
+         * between loop iterations, with libvirt's events). */
+        if (n > m->n_plan_domains_max || !a) {
+                a = reallocarray(m->plan_domains, n ? n : 1, sizeof(PlanDomain));
+                if (!a)
+                        return -ENOMEM;
+                m->plan_domains = a;
+                m->n_plan_domains_max = n ? n : 1;
+        }
         for (size_t i = 0; i < n; i++)
                 manager_plan_domain(m, domains[i], &a[i]);
         r = read_power(m, apply_policy, &ret->power, &ret->kernel_policy);

@@ -36,6 +36,7 @@ typedef struct Manager {
         Record *record;                         /* the cycle's durable record */
         sd_event_source *cycle_timer;           /* the engine's one timer */
         PlanDomain *plan_domains;               /* the domain table as the planner sees it */
+        size_t n_plan_domains_max;
         Cpus *cpus;
         struct ManagerVarlink *varlink;        /* the control socket (manager-varlink.c) */
         int listen_fd;                          /* the control socket passed by systemd */
