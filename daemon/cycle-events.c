@@ -203,8 +203,13 @@ void cycle_on_domain(Cycle *c, const PlanDomain *d, bool started) {
                 job_domain(c, j)->started = true;
                 job_set_state(c, j, JOB_DROPPED);
         }
-        if (c->restored)
-                RETURN_SETTLED(c);      /* taken over, but logind has not said how to go on */
+        if (c->restored) {
+                /* Taken over, but logind has not said how to go on: only note that a TD
+                 * the record has as stopped ran again (someone else's from then on). */
+                if (started && j && j->state == JOB_STOPPED)
+                        j->ran_again = true;
+                RETURN_SETTLED(c);
+        }
         if (started && j && j->state == JOB_STOPPED)
                 job_running_again(c, j, d);     /* the planner says, or it simply runs */
         else if (started && IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_READY) &&
@@ -257,6 +262,13 @@ static void job_reconcile(Cycle *c, Job *j, const CycleWorld *w) {
                 job_resend(c, j, true);
         else if (j->state == JOB_STOPPED && running)
                 job_running_again(c, j, d);
+        else if (j->state == JOB_STOPPED && j->ran_again) {
+                /* Started and stopped again by someone while we waited for logind: that
+                 * stop is not ours, and neither is a start of it. */
+                log_job(c, j, LOG_INFO, NULL, "TD %s ran again and was stopped by someone else meanwhile: not "
+                        "starting it", job_domain(c, j)->name);
+                job_set_state(c, j, JOB_DROPPED);
+        }
         else if (IN_SET(j->state, JOB_START_PENDING, JOB_START_RETRY) && running) {
                 job_domain(c, j)->started = true;       /* running again: nothing to start */
                 job_set_state(c, j, JOB_DROPPED);
@@ -271,6 +283,8 @@ static void cycle_reconcile(Cycle *c) {
                 return;
         for (size_t i = 0; i < c->record.n_domains; i++)
                 job_reconcile(c, &c->jobs[i], &w);
+        for (size_t i = 0; i < c->record.n_domains; i++)
+                c->jobs[i].ran_again = false;   /* what happened while taken over is settled */
         cycle_kick_stops(c);
         cycle_check_prepared(c);
         cycle_kick_starts(c);

@@ -14,6 +14,7 @@ typedef struct Job {
         bool delivered;                 /* a shutdown reached libvirt in this cycle */
         bool stopped;                   /* it reached STOPPED through us */
         bool forced;
+        bool ran_again;                 /* started by someone while logind's answer was awaited */
         unsigned attempts;              /* start attempts made */
         unsigned destroys;              /* destroy attempts libvirt refused */
         char *error;                    /* why it failed or was left running */
