@@ -292,7 +292,7 @@ bool cycle_kick_stops(Cycle *c) {
 /* The TD is stopped (its STOPPED event, or libvirt says it is not running). */
 void job_on_stopped(Cycle *c, Job *j) {
         const StateDomain *sd = job_domain(c, j);
-        bool ours = j->delivered || j->state == JOB_FORCING;
+        bool ours = j->delivered || j->forced;     /* a request or a destroy libvirt took */
 
         if (!IN_SET(j->state, JOB_STOP_PENDING, JOB_STOPPING, JOB_FORCING, JOB_LEFT_RUNNING, JOB_STOP_FAILED))
                 return;
