@@ -205,9 +205,13 @@ void cycle_on_domain(Cycle *c, const PlanDomain *d, bool started) {
         }
         if (c->restored) {
                 /* Taken over, but logind has not said how to go on: only note that a TD
-                 * the record has as stopped ran again (someone else's from then on). */
-                if (started && j && j->state == JOB_STOPPED)
+                 * the record has as stopped, or on its way down, ran again: it is someone
+                 * else's from then on, and so is its next stop. */
+                if (started && j && IN_SET(j->state, JOB_STOPPED, JOB_STOPPING)) {
                         j->ran_again = true;
+                        j->delivered = false;
+                        job_set_state(c, j, JOB_STOPPED);
+                }
                 RETURN_SETTLED(c);
         }
         if (started && j && j->state == JOB_STOPPED)

@@ -18,6 +18,12 @@ void job_plan_start(Cycle *c, Job *j) {
                 job_set_state(c, j, JOB_DROPPED);       /* never touched */
                 break;
         case JOB_STOPPED:
+                if (j->ran_again) {
+                        /* Someone started it (and stopped it) while a taken-over cycle
+                         * waited for logind: not ours to start. */
+                        job_set_state(c, j, JOB_DROPPED);
+                        break;
+                }
                 if (!c->settings.restart_after_resume && !c->restoring) {
                         log_job(c, j, LOG_NOTICE, NULL, "Not starting TD %s again: RestartAfterResume=no",
                                 job_domain(c, j)->name);
