@@ -425,6 +425,10 @@ SleepStep cycle_step(const Cycle *c) {
         return c->sleeping || c->sleep_planned ? c->record.step : _SLEEP_STEP_INVALID;
 }
 
+const char *cycle_id(const Cycle *c) {
+        return c->record.phase != CYCLE_PHASE_IDLE && !isempty(c->record.cycle_id) ? c->record.cycle_id : NULL;
+}
+
 bool cycle_is_sleeping(const Cycle *c) {
         return c->sleeping;
 }

@@ -136,6 +136,9 @@ void cycle_plan_input(const Cycle *c, const CycleWorld *w, PlanMode mode, SleepS
 CyclePhase cycle_phase(const Cycle *c);
 /* The step of the sleep in progress; _SLEEP_STEP_INVALID when none. */
 SleepStep cycle_step(const Cycle *c);
+/* The id of the cycle in progress (32 hex digits, TDSLEEP_CYCLE_ID=); NULL when idle or
+ * before the record named it. */
+const char *cycle_id(const Cycle *c);
 bool cycle_is_sleeping(const Cycle *c);
 bool cycle_is_drained(const Cycle *c);
 bool cycle_awaiting_hook(const Cycle *c);

@@ -4,17 +4,51 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "manager-varlink-internal.h"
 #include "manager.h"
 #include "text-util.h"
 
-json_object *event_new(const char *type) {
+static uint64_t clock_now_usec(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+/* The cycle an event belongs to: the one in progress, or for the phase event that ends
+ * a cycle (back to idle), the one that just ended. */
+static const char *event_cycle_id(Manager *m, const char *type) {
+        ManagerVarlink *v = m->varlink;
+        const char *id = cycle_id(m->cycle);
+
+        if (id) {
+                snprintf(v->event_cycle_id, sizeof v->event_cycle_id, "%s", id);
+                return id;
+        }
+        if (streq(type, "phase") && cycle_phase(m->cycle) == CYCLE_PHASE_IDLE && !isempty(v->event_cycle_id)) {
+                snprintf(v->ended_cycle_id, sizeof v->ended_cycle_id, "%s", v->event_cycle_id);
+                v->event_cycle_id[0] = '\0';
+                return v->ended_cycle_id;
+        }
+        return NULL;
+}
+
+static json_object *event_stamped(Manager *m, const char *type, uint64_t sequence) {
         json_object *o = json_object_new_object();
 
         json_object_object_add(o, "type", json_object_new_string(type));
+        json_object_object_add(o, "sequence", json_object_new_int64((int64_t) sequence));
+        json_object_object_add(o, "realtimeUSec", json_object_new_int64((int64_t) clock_now_usec(CLOCK_REALTIME)));
+        json_object_object_add(o, "monotonicUSec", json_object_new_int64((int64_t) clock_now_usec(CLOCK_MONOTONIC)));
+        json_object_object_add(o, "cycleId", manager_json_string_or_null(event_cycle_id(m, type)));
         return o;
+}
+
+json_object *event_new(Manager *m, const char *type) {
+        return event_stamped(m, type, ++m->varlink->sequence);
 }
 
 /* The links to notify, referenced: a notify may drop a slow reader, which edits the lists. */
@@ -95,11 +129,13 @@ void complete_waiters(Manager *m) {
 void manager_on_cycle_phase(Manager *m) {
         json_object *e;
 
-        manager_update_status(m);
+        /* The phase event carries the new status line: no status event for this change. */
+        manager_update_status_for_phase(m);
         if (!m->varlink)
                 return;
-        e = event_new("phase");
+        e = event_new(m, "phase");
         json_object_object_add(e, "phase", json_object_new_string(cycle_phase_to_string(cycle_phase(m->cycle))));
+        json_object_object_add(e, "message", manager_json_string_or_null(manager_status_line(m)));
         emit(m, e);
         complete_waiters(m);
 }
@@ -109,7 +145,7 @@ void manager_on_cycle_domain(Manager *m, const char *name, const char *uuid, con
 
         if (!m->varlink)
                 return;
-        e = event_new("domain");
+        e = event_new(m, "domain");
         json_object_object_add(e, "domain", manager_cycle_domain_json(name, uuid, state));
         emit(m, e);
 }
@@ -119,7 +155,7 @@ void manager_on_status_event(Manager *m, const char *status) {
 
         if (!m->varlink)
                 return;
-        e = event_new("status");
+        e = event_new(m, "status");
         json_object_object_add(e, "message", json_object_new_string(status));
         emit(m, e);
 }
@@ -135,7 +171,7 @@ void manager_on_cpus_event(Manager *m) {
                 message = strdup("every CPU package has an online CPU");
         else if (asprintf(&message, "CPU packages without an online CPU: %s", empty) < 0)
                 message = NULL;
-        e = event_new("cpus");
+        e = event_new(m, "cpus");
         json_object_object_add(e, "message", manager_json_string_or_null(message));
         emit(m, e);
 }
@@ -154,10 +190,11 @@ int vl_subscribe(Varlink *link, json_object *params, VarlinkMethodFlags flags, v
         r = callers_add(&m->varlink->subscribers, link, WAITER_PREPARE, true);
         if (r < 0)
                 return varlink_error_errno(link, r);
-        /* Start this stream (only this one) with where we stand. */
-        e = event_new("phase");
+        /* Start this stream (only this one) with where we stand, numbered as the last
+         * event sent: the next one follows on from it. */
+        e = event_stamped(m, "phase", m->varlink->sequence);
         json_object_object_add(e, "phase", json_object_new_string(cycle_phase_to_string(cycle_phase(m->cycle))));
-        json_object_object_add(e, "message", manager_json_string_or_null(m->last_status ? m->last_status + strlen("STATUS=") : NULL));
+        json_object_object_add(e, "message", manager_json_string_or_null(manager_status_line(m)));
         first = json_object_new_object();
         json_object_object_add(first, "event", e);
         (void) varlink_notify(link, first);

@@ -3,13 +3,45 @@
  * Plan(): the planner's answer for an operation, without touching anything. */
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "classify.h"
+#include "log.h"
 #include "manager.h"
 #include "varlink.h"
 
 json_object *manager_json_string_or_null(const char *s) {
         return s ? json_object_new_string(s) : NULL;
+}
+
+json_object *manager_json_enum(const char *name) {
+        json_object *o;
+        char *wire;
+
+        if (!name)
+                return NULL;
+        wire = strdup(name);
+        if (!wire)
+                return NULL;
+        for (char *p = wire; *p; p++)
+                if (*p == '-')
+                        *p = '_';
+        o = json_object_new_string(wire);
+        free(wire);
+        return o;
+}
+
+bool manager_enum_name_equal(const char *wire, const char *name) {
+        size_t n = strlen(name);
+
+        if (streq(wire, name))
+                return true;
+        if (strlen(wire) != n)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (wire[i] != (name[i] == '-' ? '_' : name[i]))
+                        return false;
+        return true;
 }
 
 json_object *manager_domain_json(Manager *m, const Domain *d) {
@@ -19,13 +51,13 @@ json_object *manager_domain_json(Manager *m, const Domain *d) {
         json_object_object_add(o, "uuid", json_object_new_string(d->uuid));
         json_object_object_add(o, "active", json_object_new_boolean(d->active));
         json_object_object_add(o, "persistent", json_object_new_boolean(d->persistent));
-        json_object_object_add(o, "kind", json_object_new_string(domain_kind_to_string(d->policy.kind)));
+        json_object_object_add(o, "kind", manager_json_enum(domain_kind_to_string(d->policy.kind)));
         json_object_object_add(o, "protected", json_object_new_boolean(
                                        domain_policy_is_protected(&d->policy, m->config.protected_kinds)));
         json_object_object_add(o, "action", json_object_new_string(
                                        sleep_action_to_string(domain_policy_action(&d->policy, &m->config))));
-        json_object_object_add(o, "shutdownTimeoutSec", json_object_new_double(
-                                       (double) domain_policy_timeout_usec(&d->policy, &m->config) / USEC_PER_SEC));
+        json_object_object_add(o, "shutdownTimeoutUSec", json_object_new_int64(
+                                       (int64_t) domain_policy_timeout_usec(&d->policy, &m->config)));
         if (d->policy_broken)
                 json_object_object_add(o, "policyError",
                                        json_object_new_string("its XML or tdsleep metadata could not be read"));
@@ -37,7 +69,7 @@ json_object *manager_cycle_domain_json(const char *name, const char *uuid, const
 
         json_object_object_add(o, "name", json_object_new_string(name));
         json_object_object_add(o, "uuid", json_object_new_string(uuid));
-        json_object_object_add(o, "state", json_object_new_string(state));
+        json_object_object_add(o, "state", manager_json_enum(state));
         return o;
 }
 
@@ -55,6 +87,7 @@ static json_object *usec_or_null(uint64_t usec) {
 
 /* The last finished cycle: what each TD went through, and why a failure failed. */
 static json_object *last_cycle_to_json(const CycleResult *r) {
+        const char *step = sleep_step_to_string(r->step);
         json_object *o, *a;
 
         if (!r->valid)
@@ -62,7 +95,7 @@ static json_object *last_cycle_to_json(const CycleResult *r) {
         o = json_object_new_object();
         a = json_object_new_array();
         json_object_object_add(o, "id", json_object_new_string(r->cycle_id));
-        json_object_object_add(o, "step", json_object_new_string(r->drain ? "drain" : strna(sleep_step_to_string(r->step))));
+        json_object_object_add(o, "step", manager_json_enum(r->drain ? "drain" : step ? step : "unknown"));
         json_object_object_add(o, "startedUSec", usec_or_null(r->began_realtime_usec));
         json_object_object_add(o, "endedUSec", usec_or_null(r->ended_realtime_usec));
         json_object_object_add(o, "prepareUSec", json_object_new_int64((int64_t) r->prepare_usec));
@@ -132,13 +165,14 @@ json_object *manager_status_json(Manager *m) {
                 p.mem_sleep_selected = _MEM_SLEEP_INVALID;
         cycle_foreach_job(m->cycle, add_cycle_domain, cycle);
         json_object_object_add(o, "phase", json_object_new_string(cycle_phase_to_string(cycle_phase(m->cycle))));
-        json_object_object_add(o, "step", manager_json_string_or_null(cycle_step_name(m)));
+        json_object_object_add(o, "step", manager_json_enum(cycle_step_name(m)));
+        json_object_object_add(o, "cycleId", manager_json_string_or_null(cycle_id(m->cycle)));
         json_object_object_add(o, "drained", json_object_new_boolean(cycle_is_drained(m->cycle)));
         json_object_object_add(o, "awaitingHook", json_object_new_boolean(cycle_awaiting_hook(m->cycle)));
         json_object_object_add(o, "awaitingLibvirt", json_object_new_boolean(cycle_awaiting_libvirt(m->cycle)));
         json_object_object_add(o, "recordDegraded", json_object_new_boolean(manager_record_degraded(m)));
-        json_object_object_add(o, "kernelPolicy", json_object_new_string(strna(kernel_policy_to_string(m->kernel_policy))));
-        json_object_object_add(o, "memSleep", manager_json_string_or_null(mem_sleep_to_string(p.mem_sleep_selected)));
+        json_object_object_add(o, "kernelPolicy", manager_json_enum(kernel_policy_to_string(m->kernel_policy)));
+        json_object_object_add(o, "memSleep", manager_json_enum(mem_sleep_to_string(p.mem_sleep_selected)));
         json_object_object_add(o, "tdsRunning", json_object_new_int((int) manager_count_running_tds(m)));
         json_object_object_add(o, "delayLock", json_object_new_boolean(logind_has_delay(m->logind)));
         json_object_object_add(o, "blockLock", manager_json_string_or_null(logind_block_why(m->logind)));
@@ -146,8 +180,9 @@ json_object *manager_status_json(Manager *m) {
         json_object_object_add(o, "libvirtUri", json_object_new_string(manager_libvirt_uri(m)));
         json_object_object_add(o, "libvirtConnected", json_object_new_boolean(virt_is_connected(m->virt)));
         json_object_object_add(o, "logindPresent", json_object_new_boolean(logind_is_present(m->logind)));
-        json_object_object_add(o, "inhibitDelayMaxSec", delay > 0 ? json_object_new_double((double) delay / USEC_PER_SEC) : NULL);
+        json_object_object_add(o, "inhibitDelayMaxUSec", delay > 0 ? json_object_new_int64((int64_t) delay) : NULL);
         json_object_object_add(o, "canCreateTDs", json_object_new_boolean(!cpus || cpu_picture_can_create_td(cpus)));
+        json_object_object_add(o, "logLevel", json_object_new_int(log_get_max_level()));
         json_object_object_add(o, "packages", packages_to_json(cpus));
         json_object_object_add(o, "cycle", cycle);
         json_object_object_add(o, "lastCycle", last_cycle_to_json(cycle_last_result(m->cycle)));
@@ -155,17 +190,17 @@ json_object *manager_status_json(Manager *m) {
 }
 
 
-/* "suspend", "hibernate", ... or a SYSTEMD_SLEEP_ACTION value -> step. */
+/* A Step enum value ("hybrid_sleep"), or systemd's dashed spelling as in
+ * SYSTEMD_SLEEP_ACTION ("hybrid-sleep", "suspend-after-failed-hibernate") -> step. */
 int manager_parse_step(const char *s, SleepStep *ret) {
-        SleepStep step;
-
         if (streq(s, "suspend-after-failed-hibernate"))
                 s = "suspend";
-        step = sleep_step_from_string(s);
-        if (step < 0 || step == SLEEP_STEP_UNKNOWN)
-                return -EINVAL;
-        *ret = step;
-        return 0;
+        for (SleepStep step = 0; step < _SLEEP_STEP_MAX; step++)
+                if (step != SLEEP_STEP_UNKNOWN && manager_enum_name_equal(s, sleep_step_to_string(step))) {
+                        *ret = step;
+                        return 0;
+                }
+        return -EINVAL;
 }
 
 /* The steps an operation consists of. */
@@ -215,7 +250,7 @@ static int operation_plan(Manager *m, const CycleWorld *w, bool drain, SleepStep
 }
 
 static void plan_add_domains(Manager *m, const CycleWorld *w, const OperationPlan *p, json_object *reply) {
-        json_object *doms = json_object_new_array(), *verdicts = json_object_new_array();
+        json_object *doms = json_object_new_array();
         Domain **domains;
         size_t n = virt_domains(m->virt, &domains);
 
@@ -231,16 +266,14 @@ static void plan_add_domains(Manager *m, const CycleWorld *w, const OperationPla
                 d = manager_domain_json(m, domains[i]);
                 json_object_object_add(d, "verdict", json_object_new_string(domain_verdict_to_string(worst)));
                 json_object_array_add(doms, d);
-                json_object_array_add(verdicts, json_object_new_string(domain_verdict_to_string(worst)));
         }
         json_object_object_add(reply, "domains", doms);
-        json_object_object_add(reply, "verdicts", verdicts);
 }
 
 int manager_plan_json(Manager *m, const char *operation, json_object **ret) {
         _cleanup_(json_object_putp) json_object *reply = NULL;
         OperationPlan p = { .steps = { SLEEP_STEP_UNKNOWN } };
-        bool drain = streq(operation, "drain"), keeps = !drain, steer = false;
+        bool drain = manager_enum_name_equal(operation, "drain"), keeps = !drain, steer = false;
         json_object *steps;
         uint64_t budget = 0;
         SleepStep op = SLEEP_STEP_UNKNOWN;
@@ -259,12 +292,12 @@ int manager_plan_json(Manager *m, const char *operation, json_object **ret) {
         reply = json_object_new_object();
         steps = json_object_new_array();
         for (size_t k = 0; k < p.n_steps; k++) {
-                json_object_array_add(steps, json_object_new_string(drain ? "drain" : sleep_step_to_string(p.steps[k])));
+                json_object_array_add(steps, manager_json_enum(drain ? "drain" : sleep_step_to_string(p.steps[k])));
                 keeps = keeps && p.plans[k].keeps;
                 steer = steer || p.plans[k].steer_s2idle;
                 budget = MAX(budget, p.plans[k].budget_usec);
         }
-        json_object_object_add(reply, "operation", json_object_new_string(operation));
+        json_object_object_add(reply, "operation", manager_json_enum(drain ? "drain" : sleep_step_to_string(op)));
         json_object_object_add(reply, "steps", steps);
         json_object_object_add(reply, "keepsTDs", json_object_new_boolean(keeps));
         json_object_object_add(reply, "steerS2idle", json_object_new_boolean(steer));

@@ -14,6 +14,8 @@
 
 /* A Hold reason goes into logind's inhibitor list and the journal: one short line. */
 #define HOLD_REASON_MAX 256
+/* Drain's timeoutUSec: an hour is far beyond any shutdown; more is a mistake. */
+#define DRAIN_TIMEOUT_MAX_USEC (3600 * USEC_PER_SEC)
 
 
 int vl_get_status(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
@@ -149,18 +151,18 @@ static int reply_libvirt_unavailable(Varlink *link, Manager *m) {
 
 int vl_drain(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
         static const VarlinkDispatchField table[] = {
-                { "timeout", json_type_double, varlink_dispatch_double, 0, VARLINK_DISPATCH_NULLABLE },
+                { "timeoutUSec", json_type_int, varlink_dispatch_uint64, 0, VARLINK_DISPATCH_NULLABLE },
                 { NULL, json_type_null, NULL, 0, 0 },
         };
         Manager *m = userdata;
-        double timeout = 0;
+        uint64_t timeout = 0;
         int r;
 
         r = method_begin(link, m, true, params, table, &timeout);
         if (r < 0)
                 return r;
-        if (!(timeout >= 0 && timeout <= 3600))        /* NaN fails both */
-                return varlink_error_invalid_parameter(link, "timeout");
+        if (timeout > DRAIN_TIMEOUT_MAX_USEC)
+                return varlink_error_invalid_parameter(link, "timeoutUSec");
         if (cycle_phase(m->cycle) != CYCLE_PHASE_IDLE)
                 return reply_busy(link, m);
         if (!virt_is_connected(m->virt))
@@ -169,7 +171,7 @@ int vl_drain(Varlink *link, json_object *params, VarlinkMethodFlags flags, void 
         r = add_waiter(link, m, WAITER_DRAIN, flags);
         if (r < 0)
                 return r;
-        r = cycle_drain(m->cycle, (uint64_t) (timeout * USEC_PER_SEC));
+        r = cycle_drain(m->cycle, timeout);
         if (r < 0) {
                 callers_remove(&m->varlink->waiters, link);
                 return r == -ENOTCONN ? reply_libvirt_unavailable(link, m) : reply_busy(link, m);

@@ -7,6 +7,7 @@
  * a row in manager-varlink.c's table. */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "manager.h"
@@ -33,6 +34,9 @@ typedef struct ManagerVarlink {
         Caller *subscribers;
         gid_t group;
         bool have_group;
+        uint64_t sequence;                      /* the last event's number */
+        char event_cycle_id[ID128_STRING_MAX];  /* the cycle of the last event that had one */
+        char ended_cycle_id[ID128_STRING_MAX];  /* the cycle a phase event to idle ended */
 } ManagerVarlink;
 
 extern const VarlinkDispatchField no_parameters[];
@@ -44,8 +48,9 @@ int callers_add(Caller **list, Varlink *link, WaiterKind kind, bool more);
 int method_begin(Varlink *link, Manager *m, bool change, json_object *params,
                  const VarlinkDispatchField table[], void *userdata);
 
-/* Events (manager-events.c). */
-json_object *event_new(const char *type);
+/* Events (manager-events.c). A new event of type, numbered (Event.sequence), timed and
+ * with the cycle in progress; emit() sends it. */
+json_object *event_new(Manager *m, const char *type);
 void emit(Manager *m, json_object *event);
 void complete_waiters(Manager *m);
 
@@ -61,3 +66,8 @@ int vl_hold(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *
 int vl_release(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata);
 int vl_reload(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata);
 int vl_subscribe(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata);
+
+/* io.systemd.service (manager-service.c); its Reload is vl_reload. */
+#define SERVICE_IFACE "io.systemd.service"
+int vl_service_ping(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata);
+int vl_service_set_log_level(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata);

@@ -16,8 +16,10 @@
 #include "text-util.h"
 #include "varlink.h"
 
-/* The IDL, embedded at build time from io.tdsleep.Manager.varlink. */
+/* The IDLs, embedded at build time from io.tdsleep.Manager.varlink and
+ * io.systemd.service.varlink. */
 extern const char manager_varlink_idl[];
+extern const char service_varlink_idl[];
 
 
 bool manager_has_control_socket(const Manager *m) {
@@ -89,7 +91,7 @@ static int verify_caller(Varlink *link, Manager *m, bool change) {
                 return 0;
         if (!change && m->varlink->have_group && varlink_peer_in_group(link, m->varlink->group))
                 return 0;
-        (void) varlink_error(link, IFACE ".PermissionDenied", NULL);
+        (void) varlink_error(link, VARLINK_ERROR_PERMISSION_DENIED, NULL);
         return -EPERM;
 }
 
@@ -119,14 +121,19 @@ static const struct {
         { IFACE ".Release",     vl_release      },
         { IFACE ".Reload",      vl_reload       },
         { IFACE ".Subscribe",   vl_subscribe    },
+        { SERVICE_IFACE ".Ping",        vl_service_ping          },
+        { SERVICE_IFACE ".Reload",      vl_reload                },
+        { SERVICE_IFACE ".SetLogLevel", vl_service_set_log_level },
 };
 
 static int server_setup(Manager *m, VarlinkServer *s) {
         int r;
 
-        r = varlink_server_set_info(s, "tdsleep", "tdsleepd", PACKAGE_VERSION, "https://tdsleep.invalid");
+        r = varlink_server_set_info(s, "tdsleep", "tdsleepd", PACKAGE_VERSION, PACKAGE_URL);
         if (r >= 0)
                 r = varlink_server_add_interface(s, IFACE, manager_varlink_idl);
+        if (r >= 0)
+                r = varlink_server_add_interface(s, SERVICE_IFACE, service_varlink_idl);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(methods); i++)
                 r = varlink_server_bind_method(s, methods[i].name, methods[i].callback);
         if (r >= 0)

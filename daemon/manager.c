@@ -51,6 +51,7 @@ Manager *manager_free(Manager *m) {
         free(m->libvirt_uri);
         free(m->socket_path);
         free(m->last_status);
+        free(m->last_status_details);
         free(m->hold_reason);
         free(m);
         return NULL;
@@ -348,32 +349,6 @@ unsigned manager_count_running_tds(Manager *m) {
                 if (domains[i]->active && domain_policy_is_protected(&domains[i]->policy, m->config.protected_kinds))
                         count++;
         return count;
-}
-
-void manager_update_status(Manager *m) {
-        char *status = NULL;
-
-        if (!m->cycle || !m->virt || !m->logind)
-                return;
-        if (asprintf(&status, "STATUS=%s%s%s%s; %u TDs running; delay lock %s; libvirt %s%s%s",
-                     cycle_phase_to_string(cycle_phase(m->cycle)),
-                     cycle_is_drained(m->cycle) ? " (drained)" : "",
-                     cycle_awaiting_hook(m->cycle) ? " (waiting for the sleep hook)" : "",
-                     cycle_awaiting_libvirt(m->cycle) ? " (waiting for libvirt)" : "",
-                     manager_count_running_tds(m), logind_has_delay(m->logind) ? "held" : "released",
-                     virt_is_connected(m->virt) ? "connected" : "disconnected",
-                     m->cpus && !cpu_picture_can_create_td(cpus_picture(m->cpus)) ?
-                     "; TDs cannot be created: a CPU package has no online CPU" : "",
-                     manager_record_degraded(m) ? "; record degraded: the disk refused it" : "") < 0)
-                return;
-        if (m->last_status && streq(m->last_status, status)) {
-                free(status);
-                return;
-        }
-        (void) sd_notify(false, status);
-        free(m->last_status);
-        m->last_status = status;
-        manager_on_status_event(m, status + strlen("STATUS="));
 }
 
 /* ---- start and run ---- */

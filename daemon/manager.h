@@ -46,7 +46,8 @@ typedef struct Manager {
         sd_event_source *sigterm_source;
         sd_event_source *sigint_source;
         sd_event_source *sighup_source;
-        char *last_status;
+        char *last_status;                      /* the last STATUS= sent */
+        char *last_status_details;              /* what no phase or cpus event tells of it */
         sd_event_source *status_defer;          /* a STATUS update is due this iteration */
         unsigned refusing;                      /* running TDs whose action is refuse */
         KernelPolicy kernel_policy;     /* in force: KernelPolicy= or what auto detected */
@@ -114,12 +115,18 @@ void manager_on_cpus_event(Manager *m);
 
 /* The control socket's JSON (manager-json.c). */
 json_object *manager_json_string_or_null(const char *s);
+/* An IDL enum value from the daemon's name for it: "-" becomes "_" ("hybrid-sleep" ->
+ * "hybrid_sleep"); NULL for NULL. */
+json_object *manager_json_enum(const char *name);
+/* Is wire the daemon's name, or its enum spelling ("hybrid_sleep" for "hybrid-sleep")? */
+bool manager_enum_name_equal(const char *wire, const char *name);
 json_object *manager_domain_json(Manager *m, const Domain *d);
 json_object *manager_cycle_domain_json(const char *name, const char *uuid, const char *state);
 json_object *manager_status_json(Manager *m);
 /* Plan(operation): -EINVAL for an unknown operation. */
 int manager_plan_json(Manager *m, const char *operation, json_object **ret);
-/* "suspend", "hibernate", ... or a SYSTEMD_SLEEP_ACTION value -> step; -EINVAL otherwise. */
+/* A Step enum value (not drain or unknown), or a SYSTEMD_SLEEP_ACTION value -> step;
+ * -EINVAL otherwise. */
 int manager_parse_step(const char *s, SleepStep *ret);
 
 /* The record has no copy on disk (only in systemd's fd store), or none at all. */
@@ -127,5 +134,10 @@ bool manager_record_degraded(const Manager *m);
 
 /* Number of running domains that are protected (TDs by config and metadata). */
 unsigned manager_count_running_tds(Manager *m);
-/* Send STATUS= if it changed. */
+/* Send STATUS= if it changed, and a status event if the change is not one a phase or
+ * cpus event reports (manager-status.c). */
 void manager_update_status(Manager *m);
+/* The same when the phase changed: the phase event that follows carries the line. */
+void manager_update_status_for_phase(Manager *m);
+/* The status line last sent (without "STATUS="), NULL before the first. */
+const char *manager_status_line(const Manager *m);
