@@ -39,11 +39,13 @@ static int report_failure(const char *method, uint64_t timeout_usec, int r) {
 /* "tdsleepctl: ERROR: key=value ..." */
 static int report_error_reply(const char *error_id, json_object *parameters) {
         _cleanup_(freep) char *text = json_short_text(parameters);
-        bool denied = streq(error_id, IFACE ".PermissionDenied") ||
-                      streq(error_id, VARLINK_ERROR_PERMISSION_DENIED);
 
+        if (streq(error_id, VARLINK_ERROR_PERMISSION_DENIED))
+                return cli_error(-EACCES, "%s: this needs root; status, list, plan and monitor also work for "
+                                 "members of the control socket's group (SocketGroup=, tdsleep by default).",
+                                 error_id);
         cli_error(0, "%s%s%s", strna(error_id), isempty(text) ? "" : ": ", strempty(text));
-        return denied ? -EACCES : -EBADR;
+        return -EBADR;
 }
 
 int client_call(const char *socket_path, uint64_t timeout_usec, const char *method,

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Typed, lenient reads of reply fields. */
+#include <stdio.h>
+
 #include "json-util.h"
 
 static json_object *get_typed(json_object *o, const char *key, json_type type) {
@@ -47,4 +49,18 @@ json_object *json_get_array(json_object *o, const char *key) {
 
 json_object *json_get_object(json_object *o, const char *key) {
         return get_typed(o, key, json_type_object);
+}
+
+const char *json_get_enum(json_object *o, const char *key, char *buf, size_t size) {
+        return enum_text(json_get_string(o, key), buf, size);
+}
+
+const char *enum_text(const char *v, char *buf, size_t size) {
+        if (!v || size == 0)
+                return v;
+        snprintf(buf, size, "%s", v);
+        for (char *p = buf; *p; p++)
+                if (*p == '_')
+                        *p = '-';
+        return buf;
 }

@@ -66,10 +66,11 @@ static void show_status_fields(json_object *s) {
         const char *phase = json_get_string(s, "phase"), *uri = json_get_string(s, "libvirtUri");
         bool connected = json_get_bool(s, "libvirtConnected", false), logind = json_get_bool(s, "logindPresent", false);
         bool create = json_get_bool(s, "canCreateTDs", false);
-        double delay;
+        char buf[ENUM_TEXT_MAX];
+        int64_t delay = json_get_int(s, "inhibitDelayMaxUSec", -1);
 
         show_field("Phase", state_color(phase), "%s", strdash(phase));
-        show_field("Step", NULL, "%s", strdash(json_get_string(s, "step")));
+        show_field("Step", NULL, "%s", strdash(json_get_enum(s, "step", buf, sizeof buf)));
         if (json_get_bool(s, "drained", false))
                 show_field("Drained", ANSI_YELLOW, "yes, until tdsleepctl restore");
         if (json_get_bool(s, "awaitingHook", false))
@@ -78,8 +79,8 @@ static void show_status_fields(json_object *s) {
                 show_field("Awaiting", ANSI_RED, "libvirtd, to see which TDs run (the delay lock is held)");
         if (json_get_bool(s, "recordDegraded", false))
                 show_field("Record", ANSI_RED, "degraded: the state directory refused it");
-        show_field("Kernel policy", NULL, "%s", strdash(json_get_string(s, "kernelPolicy")));
-        show_field("mem_sleep", NULL, "%s", strdash(json_get_string(s, "memSleep")));
+        show_field("Kernel policy", NULL, "%s", strdash(json_get_enum(s, "kernelPolicy", buf, sizeof buf)));
+        show_field("mem_sleep", NULL, "%s", strdash(json_get_enum(s, "memSleep", buf, sizeof buf)));
         show_field("TDs running", NULL, "%" PRIi64, json_get_int(s, "tdsRunning", 0));
         show_field("Can create TDs", create ? NULL : ANSI_RED, "%s", yes_no(create));
         show_field("Delay lock", NULL, "%s", json_get_bool(s, "delayLock", false) ? "held" : "not held");
@@ -87,9 +88,9 @@ static void show_status_fields(json_object *s) {
         show_field("Hold", NULL, "%s", strdash(json_get_string(s, "hold")));
         show_field("libvirt", connected ? NULL : ANSI_RED, "%s (%s)", strdash(uri),
                    connected ? "connected" : "not connected");
-        if (json_get_number(s, "inhibitDelayMaxSec", &delay))
+        if (delay >= 0)
                 show_field("logind", logind ? NULL : ANSI_RED, "%s, InhibitDelayMaxSec=%gs",
-                           logind ? "present" : "absent", delay);
+                           logind ? "present" : "absent", (double) delay / 1e6);
         else
                 show_field("logind", logind ? NULL : ANSI_RED, "%s", logind ? "present" : "absent");
 }
@@ -105,7 +106,8 @@ static int cycle_table(json_object *domains, bool last, Table **ret) {
                 return -ENOMEM;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 json_object *d = json_object_array_get_idx(domains, i);
-                const char *state = json_get_string(d, "state");
+                char buf[ENUM_TEXT_MAX];
+                const char *state = json_get_enum(d, "state", buf, sizeof buf);
 
                 r = table_add_cell(t, json_get_string(d, "name"), NULL);
                 if (r >= 0)
@@ -142,7 +144,7 @@ static int show_last_cycle(json_object *last) {
         size_t n = domains ? json_object_array_length(domains) : 0;
         bool failed = json_get_bool(last, "failed", false);
         time_t ended = (time_t) (json_get_int(last, "endedUSec", 0) / 1000000);
-        char when[64] = "-";
+        char when[64] = "-", step[ENUM_TEXT_MAX];
         struct tm tm;
         int r;
 
@@ -154,7 +156,7 @@ static int show_last_cycle(json_object *last) {
         if (ended > 0)
                 strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&ended, &tm));
         printf("\nLast cycle: %s, ended %s, prepared in %.2fs, resumed in %.2fs: %s%s%s\n",
-               strdash(json_get_string(last, "step")), when,
+               strdash(json_get_enum(last, "step", step, sizeof step)), when,
                (double) json_get_int(last, "prepareUSec", 0) / 1e6, (double) json_get_int(last, "resumeUSec", 0) / 1e6,
                ansi(failed ? ANSI_RED : ANSI_GREEN), failed ? "with failures" : "every TD back", ansi_normal());
         printf("%*s: %s\n", KEY_WIDTH, "Cycle id", strdash(json_get_string(last, "id")));
@@ -203,7 +205,8 @@ int show_status(json_object *status) {
 static int add_domain_cells(Table *t, json_object *d, bool with_state_and_timeout) {
         bool protected = json_get_bool(d, "protected", false);
         const char *action = json_get_string(d, "action");
-        double timeout;
+        int64_t timeout = json_get_int(d, "shutdownTimeoutUSec", -1);
+        char kind[ENUM_TEXT_MAX];
         int r;
 
         r = table_add_cell(t, json_get_string(d, "name"), NULL);
@@ -212,15 +215,15 @@ static int add_domain_cells(Table *t, json_object *d, bool with_state_and_timeou
         if (r >= 0 && with_state_and_timeout)
                 r = table_add_cell(t, json_get_bool(d, "active", false) ? "running" : "shut off", NULL);
         if (r >= 0)
-                r = table_add_cell(t, json_get_string(d, "kind"), NULL);
+                r = table_add_cell(t, json_get_enum(d, "kind", kind, sizeof kind), NULL);
         if (r >= 0)
                 r = table_add_cell(t, yes_no(protected), protected ? ANSI_BOLD : NULL);
         if (r >= 0)
                 /* The action only matters for a domain tdsleepd protects. */
                 r = table_add_cell(t, protected ? action : NULL, NULL);
         if (r >= 0 && with_state_and_timeout) {
-                if (json_get_number(d, "shutdownTimeoutSec", &timeout))
-                        r = table_add_cellf(t, "%gs", timeout);
+                if (timeout >= 0)
+                        r = table_add_cellf(t, "%gs", (double) timeout / 1e6);
                 else
                         r = table_add_cell(t, NULL, NULL);
         }
@@ -265,32 +268,38 @@ static void show_steps(json_object *steps) {
         size_t n = steps ? json_object_array_length(steps) : 0;
 
         printf("%*s: ", KEY_WIDTH, "Steps");
-        for (size_t i = 0; i < n; i++)
-                printf("%s%s", i > 0 ? ", " : "", json_object_get_string(json_object_array_get_idx(steps, i)));
+        for (size_t i = 0; i < n; i++) {
+                json_object *v = json_object_array_get_idx(steps, i);
+                char step[ENUM_TEXT_MAX];
+
+                printf("%s%s", i > 0 ? ", " : "", strdash(enum_text(json_object_is_type(v, json_type_string) ?
+                                                                     json_object_get_string(v) : NULL,
+                                                                     step, sizeof step)));
+        }
         printf("%s\n", n == 0 ? "-" : "");
 }
 
 int show_plan(json_object *reply) {
         _cleanup_(table_freep) Table *t = table_new("NAME", "UUID", "KIND", "PROTECTED", "ACTION", "VERDICT", NULL);
-        json_object *domains = json_get_array(reply, "domains"), *verdicts = json_get_array(reply, "verdicts");
+        json_object *domains = json_get_array(reply, "domains");
         size_t n = domains ? json_object_array_length(domains) : 0;
         bool keeps = json_get_bool(reply, "keepsTDs", false);
+        char operation[ENUM_TEXT_MAX];
         int r = 0;
 
         if (!t)
                 return -ENOMEM;
-        /* verdicts[i] belongs to domains[i]; a missing one shows as "-". */
         for (size_t i = 0; i < n && r >= 0; i++) {
-                json_object *v = verdicts ? json_object_array_get_idx(verdicts, i) : NULL;
-                const char *verdict = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+                json_object *d = json_object_array_get_idx(domains, i);
+                const char *verdict = json_get_string(d, "verdict");
 
-                r = add_domain_cells(t, json_object_array_get_idx(domains, i), false);
+                r = add_domain_cells(t, d, false);
                 if (r >= 0)
                         r = table_add_cell(t, verdict, state_color(verdict));
         }
         if (r < 0)
                 return r;
-        printf("%*s: %s\n", KEY_WIDTH, "Operation", strdash(json_get_string(reply, "operation")));
+        printf("%*s: %s\n", KEY_WIDTH, "Operation", strdash(json_get_enum(reply, "operation", operation, sizeof operation)));
         show_steps(json_get_array(reply, "steps"));
         printf("%*s: %s%s%s%s\n", KEY_WIDTH, "Keeps TDs", ansi(keeps ? ANSI_GREEN : ANSI_YELLOW), yes_no(keeps),
                ansi_normal(), json_get_bool(reply, "steerS2idle", false) ? " (the suspend is steered to s2idle)" : "");
@@ -311,23 +320,31 @@ void show_event(json_object *event, bool with_time) {
         json_object *domain = json_get_object(event, "domain");
 
         if (with_time) {
-                char buf[16];
-                time_t now = time(NULL);
+                int64_t usec = json_get_int(event, "realtimeUSec", -1);
+                time_t when = usec >= 0 ? (time_t) (usec / 1000000) : time(NULL);
+                char buf[32];
                 struct tm tm;
 
-                strftime(buf, sizeof buf, "%H:%M:%S", localtime_r(&now, &tm));
-                printf("%s%s%s ", ansi(ANSI_GREY), buf, ansi_normal());
+                /* When it happened, not when it arrived: to the millisecond, as events
+                 * of one change come close together. */
+                strftime(buf, sizeof buf, "%H:%M:%S", localtime_r(&when, &tm));
+                printf("%s%s.%03d%s ", ansi(ANSI_GREY), buf, usec >= 0 ? (int) (usec / 1000 % 1000) : 0, ansi_normal());
         }
         printf("%s%s:%s", ansi(ANSI_BOLD), strdash(type), ansi_normal());
         if (phase)
                 printf(" %s%s%s", ansi(state_color(phase)), phase, state_color(phase) ? ansi_normal() : "");
         if (domain) {
-                const char *state = json_get_string(domain, "state");
+                char buf[ENUM_TEXT_MAX];
+                const char *state = json_get_enum(domain, "state", buf, sizeof buf);
 
                 printf(" %s %s%s%s", strdash(json_get_string(domain, "name")), ansi(state_color(state)),
                        strdash(state), state_color(state) ? ansi_normal() : "");
         }
-        if (message)
+        /* A phase event's message is the status line, which starts with the phase:
+         * "phase: ready (drained); 0 TDs running; ..." */
+        if (message && phase && strncmp(message, phase, strlen(phase)) == 0)
+                printf("%s", message + strlen(phase));
+        else if (message)
                 printf(" %s", message);
         putchar('\n');
         fflush(stdout);

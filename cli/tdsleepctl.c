@@ -31,6 +31,7 @@ static void help(void) {
                "  release                 Drop the hold\n"
                "  monitor                 Print events as they happen, until interrupted\n"
                "  reload                  Re-read the configuration\n"
+               "  log-level [LEVEL]       Show or set tdsleepd's log level (emerg..debug, 0..7)\n"
                "  hook pre|post OPERATION What the systemd-sleep hook runs\n\n"
                "OPERATION: suspend, hibernate, hybrid-sleep, suspend-then-hibernate (plan: also drain).\n\n"
                "Options:\n"

@@ -42,3 +42,4 @@ int verb_hold(int argc, char *argv[]);
 int verb_release(int argc, char *argv[]);
 int verb_reload(int argc, char *argv[]);
 int verb_hook(int argc, char *argv[]);
+int verb_log_level(int argc, char *argv[]);

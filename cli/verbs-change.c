@@ -83,7 +83,8 @@ int verb_drain(int argc, char *argv[]) {
         int r;
 
         if (!params || (arg_drain_timeout >= 0 &&
-                        json_object_object_add(params, "timeout", json_object_new_double(arg_drain_timeout)) < 0))
+                        json_object_object_add(params, "timeoutUSec", json_object_new_int64(
+                                                       (int64_t) (arg_drain_timeout * (double) USEC_PER_SEC))) < 0))
                 return cli_error(-EPROTO, "Out of memory.");
         r = client_stream(arg_socket, verb_timeout(VARLINK_TIMEOUT_INFINITY), IFACE ".Drain", params,
                           on_progress, &o);

@@ -29,6 +29,7 @@ static const Verb verbs[] = {
         { "release", 0, 0, 0,                   verb_release },
         { "monitor", 0, 0, 0,                   verb_monitor },
         { "reload",  0, 0, 0,                   verb_reload  },
+        { "log-level", 0, 1, 0,                 verb_log_level },
         { "hook",    2, 2, 0,                   verb_hook    },
 };
 
