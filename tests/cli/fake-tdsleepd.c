@@ -5,9 +5,10 @@
  *
  * Usage: fake-tdsleepd [--deny] ADDRESS RECORD
  *   --deny   every method that changes state answers PermissionDenied
- * Canned quirks: Plan rejects unknown operations (InvalidParameter); Prepare with
- * operation hibernate reports failed: 1; Prepare with step "hang" never answers;
- * Restore answers Busy; Subscribe sends three events and then stays open. */
+ * Canned quirks: Plan rejects unknown operations (InvalidParameter) and, like tdsleepd,
+ * takes the enum or systemd's dashed spelling; Prepare with operation hibernate reports
+ * failed: 1; Prepare with step "hang" never answers; Restore answers Busy; Subscribe
+ * sends three events and then stays open. io.systemd.service.SetLogLevel is recorded. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,7 +64,7 @@ static int enter(Varlink *link, json_object *params, VarlinkMethodFlags flags, b
         record_call(link, params, flags);
         if (!changes || !deny)
                 return 0;
-        (void) varlink_error(link, IFACE ".PermissionDenied", NULL);
+        (void) varlink_error(link, VARLINK_ERROR_PERMISSION_DENIED, NULL);
         return 1;
 }
 
@@ -72,37 +73,46 @@ static int enter(Varlink *link, json_object *params, VarlinkMethodFlags flags, b
 #define UUID_VM  "6f1e2c3a-0000-4000-8000-000000000003"
 #define UUID_BAD "6f1e2c3a-0000-4000-8000-000000000004"
 
-#define DOMAINS                                                                                         \
+/* With the verdicts Plan adds: VERDICT(v) is empty for ListDomains. */
+#define DOMAINS_WITH(v_web, v_db, v_vm, v_bad)                                                          \
         "[{\"name\":\"td-web\",\"uuid\":\"" UUID_WEB "\",\"active\":true,\"persistent\":true,"          \
-        "\"kind\":\"tdx\",\"protected\":true,\"action\":\"stop\",\"shutdownTimeoutSec\":60.0,"          \
-        "\"policyError\":null},"                                                                        \
+        "\"kind\":\"tdx\",\"protected\":true,\"action\":\"stop\",\"shutdownTimeoutUSec\":60000000,"     \
+        "\"policyError\":null" v_web "},"                                                               \
         "{\"name\":\"td-db\",\"uuid\":\"" UUID_DB "\",\"active\":true,\"persistent\":false,"            \
-        "\"kind\":\"tdx\",\"protected\":true,\"action\":\"refuse\",\"shutdownTimeoutSec\":120.5},"      \
+        "\"kind\":\"tdx\",\"protected\":true,\"action\":\"refuse\",\"shutdownTimeoutUSec\":120500000"   \
+        v_db "},"                                                                                       \
         "{\"name\":\"plain-vm\",\"uuid\":\"" UUID_VM "\",\"active\":false,\"persistent\":true,"         \
-        "\"kind\":\"none\",\"protected\":false,\"action\":\"stop\",\"shutdownTimeoutSec\":60},"         \
+        "\"kind\":\"none\",\"protected\":false,\"action\":\"stop\",\"shutdownTimeoutUSec\":60000000"    \
+        v_vm "},"                                                                                       \
         "{\"name\":\"broken-vm\",\"uuid\":\"" UUID_BAD "\",\"active\":true,\"persistent\":true,"        \
-        "\"kind\":\"none\",\"protected\":false,\"action\":\"stop\",\"shutdownTimeoutSec\":60,"          \
-        "\"policyError\":\"metadata: bad action 'nap'\"}]"
+        "\"kind\":\"sev_snp\",\"protected\":false,\"action\":\"stop\",\"shutdownTimeoutUSec\":60000000,"  \
+        "\"policyError\":\"metadata: bad action 'nap'\"" v_bad "}]"
+#define DOMAINS DOMAINS_WITH("", "", "", "")
+#define VERDICT(v) ",\"verdict\":\"" v "\""
+
+/* Every event carries these, as tdsleepd's do. */
+#define STAMP(seq) "\"sequence\":" #seq ",\"realtimeUSec\":1764554000123456,\"monotonicUSec\":5000000" #seq ","
 
 static int vl_get_status(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
         enter(link, params, flags, false);
         return reply_text(link,
-                "{\"status\":{\"phase\":\"preparing\",\"step\":\"suspend\",\"awaitingHook\":false,"
+                "{\"status\":{\"phase\":\"preparing\",\"step\":\"hybrid_sleep\",\"awaitingHook\":false,"
+                "\"cycleId\":\"fedcba9876543210fedcba9876543210\",\"logLevel\":6,"
                 "\"kernelPolicy\":\"runtime\",\"memSleep\":\"s2idle\",\"tdsRunning\":2,\"delayLock\":true,"
                 "\"blockLock\":null,\"hold\":\"maintenance window\",\"libvirtUri\":\"qemu:///system\","
-                "\"libvirtConnected\":true,\"logindPresent\":true,\"inhibitDelayMaxSec\":90.0,"
+                "\"libvirtConnected\":true,\"logindPresent\":true,\"inhibitDelayMaxUSec\":90000000,"
                 "\"canCreateTDs\":false,"
                 "\"packages\":[{\"id\":0,\"cpus\":[0,1,2,3,8,9],\"online\":[0,1,2,3,8,9]},"
                 "{\"id\":1,\"cpus\":[4,5,6,7],\"online\":[]}],"
                 "\"cycle\":[{\"name\":\"td-web\",\"uuid\":\"" UUID_WEB "\",\"state\":\"stopping\"},"
-                "{\"name\":\"td-db\",\"uuid\":\"" UUID_DB "\",\"state\":\"left-running\","
+                "{\"name\":\"td-db\",\"uuid\":\"" UUID_DB "\",\"state\":\"left_running\","
                 "\"error\":\"did not stop in time, and ForceOff=no\"}],"
                 "\"lastCycle\":{\"id\":\"0123456789abcdef0123456789abcdef\",\"step\":\"hibernate\","
                 "\"startedUSec\":1764554000000000,\"endedUSec\":1764554100000000,\"prepareUSec\":2500000,"
                 "\"resumeUSec\":1250000,\"failed\":true,\"domains\":["
                 "{\"name\":\"td-web\",\"uuid\":\"" UUID_WEB "\",\"state\":\"started\",\"stopped\":true,"
                 "\"forcedOff\":false},"
-                "{\"name\":\"td-db\",\"uuid\":\"" UUID_DB "\",\"state\":\"start-failed\",\"stopped\":true,"
+                "{\"name\":\"td-db\",\"uuid\":\"" UUID_DB "\",\"state\":\"start_failed\",\"stopped\":true,"
                 "\"forcedOff\":true,\"error\":\"Cannot access storage file\"}]}}}");
 }
 
@@ -112,7 +122,8 @@ static int vl_list_domains(Varlink *link, json_object *params, VarlinkMethodFlag
 }
 
 static int vl_plan(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
-        static const char *const known[] = { "suspend", "hibernate", "hybrid-sleep", "suspend-then-hibernate", "drain" };
+        static const char *const known[] = { "suspend", "hibernate", "hybrid_sleep", "suspend_then_hibernate", "drain" };
+        static const char *const dashed[] = { "suspend", "hibernate", "hybrid-sleep", "suspend-then-hibernate", "drain" };
         _cleanup_(json_object_putp) json_object *reply = NULL;
         json_object *op = NULL;
 
@@ -120,10 +131,10 @@ static int vl_plan(Varlink *link, json_object *params, VarlinkMethodFlags flags,
         if (!json_object_object_get_ex(params, "operation", &op) || !json_object_is_type(op, json_type_string))
                 return varlink_error_invalid_parameter(link, "operation");
         for (size_t i = 0; i < ELEMENTSOF(known); i++)
-                if (streq(json_object_get_string(op), known[i])) {
-                        reply = parse("{\"steps\":[],\"keepsTDs\":false,\"domains\":" DOMAINS ","
-                                      "\"verdicts\":[\"stop\",\"refuse\",\"ignore\",\"ignore\"]}");
-                        json_object_object_add(reply, "operation", json_object_get(op));
+                if (streq(json_object_get_string(op), known[i]) || streq(json_object_get_string(op), dashed[i])) {
+                        reply = parse("{\"steps\":[],\"keepsTDs\":false,\"domains\":"
+                                      DOMAINS_WITH(VERDICT("stop"), VERDICT("refuse"), VERDICT("ignore"), VERDICT("ignore")) "}");
+                        json_object_object_add(reply, "operation", json_object_new_string(known[i]));
                         json_object_array_add(json_object_object_get(reply, "steps"),
                                               json_object_new_string(i == 3 ? "suspend" : known[i]));
                         if (i == 3)
@@ -140,10 +151,11 @@ static int progress(Varlink *link, VarlinkMethodFlags flags, const char *final) 
 
         if (flags & VARLINK_METHOD_MORE) {
                 r = notify_text(link, "{\"phase\":\"preparing\",\"stopped\":0,\"leftRunning\":0,\"failed\":0,"
-                                      "\"event\":{\"type\":\"phase\",\"phase\":\"preparing\",\"message\":\"stopping 1 TD\"}}");
+                                      "\"event\":{\"type\":\"phase\"," STAMP(7) "\"phase\":\"preparing\","
+                                      "\"message\":\"preparing; 1 TDs running\"}}");
                 if (r >= 0)
                         r = notify_text(link, "{\"phase\":\"preparing\",\"stopped\":0,\"leftRunning\":0,\"failed\":0,"
-                                              "\"event\":{\"type\":\"domain\",\"domain\":{\"name\":\"td-web\","
+                                              "\"event\":{\"type\":\"domain\"," STAMP(8) "\"domain\":{\"name\":\"td-web\","
                                               "\"uuid\":\"" UUID_WEB "\",\"state\":\"stopping\"}}}");
         }
         return r < 0 ? r : reply_text(link, final);
@@ -191,18 +203,27 @@ static int vl_empty(Varlink *link, json_object *params, VarlinkMethodFlags flags
         return varlink_reply(link, NULL);
 }
 
+static int vl_empty_read(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
+        enter(link, params, flags, false);
+        return varlink_reply(link, NULL);
+}
+
 static int vl_subscribe(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
         int r;
 
         enter(link, params, flags, false);
         if (!(flags & VARLINK_METHOD_MORE))
                 return varlink_error(link, VARLINK_ERROR_EXPECTED_MORE, NULL);
-        r = notify_text(link, "{\"event\":{\"type\":\"phase\",\"phase\":\"preparing\",\"message\":\"suspend\"}}");
+        r = notify_text(link, "{\"event\":{\"type\":\"phase\"," STAMP(4) "\"phase\":\"preparing\","
+                              "\"cycleId\":\"fedcba9876543210fedcba9876543210\","
+                              "\"message\":\"preparing; 2 TDs running; delay lock held\"}}");
         if (r >= 0)
-                r = notify_text(link, "{\"event\":{\"type\":\"domain\",\"domain\":{\"name\":\"td-web\","
-                                      "\"uuid\":\"" UUID_WEB "\",\"state\":\"stopped\"}}}");
+                r = notify_text(link, "{\"event\":{\"type\":\"domain\"," STAMP(5)
+                                      "\"cycleId\":\"fedcba9876543210fedcba9876543210\",\"domain\":{\"name\":\"td-web\","
+                                      "\"uuid\":\"" UUID_WEB "\",\"state\":\"stop_pending\"}}}");
         if (r >= 0)
-                r = notify_text(link, "{\"event\":{\"type\":\"cpus\",\"message\":\"package 1 has no online CPU\"}}");
+                r = notify_text(link, "{\"event\":{\"type\":\"cpus\"," STAMP(6)
+                                      "\"message\":\"package 1 has no online CPU\"}}");
         return r;       /* no final reply: the stream stays open */
 }
 
@@ -230,6 +251,9 @@ static const struct {
         { IFACE ".Release",     vl_empty        },
         { IFACE ".Reload",      vl_empty        },
         { IFACE ".Subscribe",   vl_subscribe    },
+        { "io.systemd.service.Ping",        vl_empty_read },
+        { "io.systemd.service.Reload",      vl_empty      },
+        { "io.systemd.service.SetLogLevel", vl_empty      },
 };
 
 static int setup(sd_event *event, VarlinkServer **ret, const char *address) {

@@ -22,7 +22,7 @@ CTL = os.environ.get('TDSLEEPCTL', '')
 FAKE = os.environ.get('FAKE_TDSLEEPD', '')
 ESC = '\x1b['
 CHANGING_VERBS = [['prepare', 'suspend'], ['resume'], ['drain'], ['restore'], ['hold', 'why'],
-                  ['release'], ['reload'], ['hook', 'pre', 'suspend']]
+                  ['release'], ['reload'], ['hook', 'pre', 'suspend'], ['log-level', 'debug']]
 
 
 # The sleep hook falls back to writing sys/power/mem_sleep below this root when it
@@ -152,6 +152,12 @@ class TestUsage(CtlTestCase):
         self.usage('hook', 'pre')
         self.usage('hook', 'pre', 'suspend', 'more')
 
+    def test_bad_log_levels(self):
+        for bad in ('8', 'verbose', '', '7x', '1.5'):
+            self.usage('log-level', bad, message='log level')
+        self.usage('log-level', '-1')      # an option, as for systemd-analyze
+        self.usage('log-level', 'debug', 'extra')
+
     def test_options_of_other_verbs(self):
         self.usage('status', '--step=suspend', message='--step')
         self.usage('list', '--timeout=5', message='--timeout')
@@ -168,7 +174,7 @@ class TestUsage(CtlTestCase):
     def test_help(self):
         p = self.ok('--help')
         for verb in ('status', 'list', 'plan', 'prepare', 'resume', 'drain', 'restore', 'hold',
-                     'release', 'monitor', 'reload', 'hook pre|post'):
+                     'release', 'monitor', 'reload', 'log-level [LEVEL]', 'hook pre|post'):
             self.assertIn(verb, p.stdout)
         self.assertIn('0 done, 1 failed, 2 usage, 3 tdsleepd unreachable, 4 permission denied', p.stdout)
         self.assertEqual(self.ok('-h').stdout, p.stdout)
@@ -188,7 +194,7 @@ class TestUsage(CtlTestCase):
             completion = f.read()
         helptext = self.ok('--help').stdout
         for verb in ('status', 'list', 'plan', 'prepare', 'resume', 'drain', 'restore', 'hold', 'release',
-                     'monitor', 'reload', 'hook'):
+                     'monitor', 'reload', 'log-level', 'hook'):
             self.assertRegex(man, rf'(?m)^\*{verb}\*', verb)
             self.assertRegex(completion, rf"verbs='[^']*\b{verb}\b", verb)
         for option in ('--json', '--socket', '--step', '--timeout', '--help', '--version'):
@@ -205,7 +211,8 @@ class TestHuman(CtlTestCase):
     def test_status(self):
         out = self.ok('status').stdout
         self.assertNotIn(ESC, out)
-        for key, value in (('Phase', 'preparing'), ('Step', 'suspend'), ('Kernel policy', 'runtime'),
+        # enums as systemd and the journal spell them: hybrid_sleep on the wire is hybrid-sleep
+        for key, value in (('Phase', 'preparing'), ('Step', 'hybrid-sleep'), ('Kernel policy', 'runtime'),
                            ('mem_sleep', 's2idle'), ('TDs running', '2'), ('Can create TDs', 'no'),
                            ('Delay lock', 'held'), ('Block lock', '-'), ('Hold', 'maintenance window'),
                            ('libvirt', 'qemu:///system (connected)'),
@@ -240,6 +247,7 @@ class TestHuman(CtlTestCase):
         self.assertEqual(rows[1][-3:], ['yes', 'refuse', '120.5s'])
         # not protected: no action shown
         self.assertEqual(rows[2][0:1] + rows[2][2:], ['plain-vm', 'shut', 'off', 'none', 'no', '-', '60s'])
+        self.assertEqual(rows[3][0:1] + rows[3][3:5], ['broken-vm', 'sev-snp', 'no'])
         self.assertIn("Policy error for broken-vm: metadata: bad action 'nap'", out)
 
     def test_plan(self):
@@ -254,7 +262,8 @@ class TestHuman(CtlTestCase):
 
     def test_prepare(self):
         out = self.ok('prepare', 'suspend').stdout
-        self.assertEqual(out.splitlines(), ['phase: preparing stopping 1 TD',
+        # a phase event's message is the status line, which starts with the phase
+        self.assertEqual(out.splitlines(), ['phase: preparing; 1 TDs running',
                                             'domain: td-web stopping',
                                             'Ready for suspend: 1 stopped, 1 left running, 0 failed.'])
         call = self.last_call()
@@ -276,11 +285,11 @@ class TestHuman(CtlTestCase):
         self.assertEqual(len(out.splitlines()), 3)
         call = self.last_call()
         self.assertEqual((call['method'], call['parameters'], call['more']),
-                         ('io.tdsleep.Manager.Drain', {'timeout': 30.0}, True))
+                         ('io.tdsleep.Manager.Drain', {'timeoutUSec': 30000000}, True))
         self.ok('drain')
         self.assertEqual(self.last_call()['parameters'], {})
         self.ok('drain', '--timeout=2.5')
-        self.assertEqual(self.last_call()['parameters'], {'timeout': 2.5})
+        self.assertEqual(self.last_call()['parameters'], {'timeoutUSec': 2500000})
 
     def test_resume(self):
         self.assertEqual(self.ok('resume').stdout, 'Phase: resuming\n')
@@ -310,9 +319,19 @@ class TestHuman(CtlTestCase):
 
     def test_monitor(self):
         lines = self.monitor()
-        self.assertRegex(lines[0], r'^\d\d:\d\d:\d\d phase: preparing suspend\n$')
-        self.assertRegex(lines[1], r'^\d\d:\d\d:\d\d domain: td-web stopped\n$')
-        self.assertRegex(lines[2], r'^\d\d:\d\d:\d\d cpus: package 1 has no online CPU\n$')
+        # the time is the event's own (realtimeUSec ...123456: .123), not when it arrived
+        when = time.strftime('%H:%M:%S', time.localtime(1764554000)) + r'\.123'
+        self.assertRegex(lines[0], rf'^{when} phase: preparing; 2 TDs running; delay lock held\n$')
+        self.assertRegex(lines[1], rf'^{when} domain: td-web stop-pending\n$')
+        self.assertRegex(lines[2], rf'^{when} cpus: package 1 has no online CPU\n$')
+
+    def test_log_level(self):
+        self.assertEqual(self.ok('log-level').stdout, 'info\n')
+        self.assertEqual(self.last_call()['method'], 'io.tdsleep.Manager.GetStatus')
+        for arg, level in (('debug', 7), ('err', 3), ('error', 3), ('0', 0), ('warning', 4)):
+            self.assertEqual(self.ok('log-level', arg).stdout, '')
+            self.assertEqual(self.last_call(), {'method': 'io.systemd.service.SetLogLevel',
+                                                'parameters': {'level': level}, 'more': False})
 
     def test_socket_from_environment(self):
         p = self.ok('status', socket_path='', env=clean_env(TDSLEEP_SOCKET=self.server.socket))
@@ -341,7 +360,11 @@ class TestJson(CtlTestCase):
 
     def test_plan(self):
         reply = self.json_lines('plan', 'hibernate')[0]
-        self.assertEqual((reply['operation'], reply['steps'], reply['verdicts'][0]), ('hibernate', ['hibernate'], 'stop'))
+        self.assertEqual((reply['operation'], reply['steps']), ('hibernate', ['hibernate']))
+        self.assertEqual([d['verdict'] for d in reply['domains']], ['stop', 'refuse', 'ignore', 'ignore'])
+        self.assertNotIn('verdicts', reply)
+        # the enum spelling on the wire, whichever spelling was asked for
+        self.assertEqual(self.json_lines('plan', 'hybrid-sleep')[0]['operation'], 'hybrid_sleep')
 
     def test_streams_one_reply_per_line(self):
         for args, last in ((('prepare', 'suspend'), {'phase': 'ready', 'stopped': 1, 'leftRunning': 1, 'failed': 0}),
@@ -364,6 +387,8 @@ class TestJson(CtlTestCase):
         p.communicate(timeout=10)
         self.assertEqual(p.returncode, 0)
         self.assertEqual([e['type'] for e in events], ['phase', 'domain', 'cpus'])
+        self.assertEqual([e['sequence'] for e in events], [4, 5, 6])
+        self.assertEqual(events[1]['domain']['state'], 'stop_pending')      # as sent: the enum
 
     def test_hook_json(self):
         reply = self.json_lines('hook', 'pre', 'suspend')[0]
@@ -441,7 +466,9 @@ class TestDenied(CtlTestCase):
             for json_flag in ([], ['--json']):
                 p = self.ctl(*json_flag, *args)
                 self.assertEqual(p.returncode, 4, f'{args}: {p.stderr}')
-                self.assertEqual(p.stderr, 'tdsleepctl: io.tdsleep.Manager.PermissionDenied\n')
+                self.assertEqual(p.stderr, 'tdsleepctl: org.varlink.service.PermissionDenied: this needs root; '
+                                           'status, list, plan and monitor also work for members of the control '
+                                           "socket's group (SocketGroup=, tdsleep by default).\n")
                 self.assertEqual(p.stdout, '')
 
     def test_reads_still_work(self):
