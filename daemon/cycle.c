@@ -197,6 +197,8 @@ bool cycle_save(Cycle *c) {
 /* A new cycle: a new id (the record fills it in), a fresh start time. */
 void cycle_begin_new(Cycle *c) {
         c->record.cycle_id[0] = '\0';
+        if (c->ops->new_cycle_id)
+                c->ops->new_cycle_id(c->userdata, c->record.cycle_id);
         c->record.started_realtime_usec = c->ops->realtime(c->userdata);
         c->prepare_usec = 0;
 }

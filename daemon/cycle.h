@@ -65,6 +65,9 @@ typedef struct CycleOps {
         /* The record. save: RecordDurability, or a negative errno when no durable copy
          * exists. finish: the cycle is over and must never be replayed (0 or errno). */
         int (*save)(void *userdata, State *s);
+        /* Optional: a fresh cycle id (ID128_STRING_MAX), so that the cycle's first journal
+         * entry already carries it; left empty, the record's save fills it in. */
+        void (*new_cycle_id)(void *userdata, char *ret);
         int (*finish)(void *userdata, const State *s);
         /* A transient TD that could not be re-created: keep its XML for the operator. */
         void (*keep_failed)(void *userdata, const StateDomain *d);

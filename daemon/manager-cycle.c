@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <time.h>
+#include <systemd/sd-id128.h>
 
 #include "log.h"
 #include "manager.h"
@@ -194,6 +195,13 @@ static void op_arm_timer(void *userdata, uint64_t usec) {
                 log_error_errno(r, "Failed to arm the cycle's timer: %s", STRERROR(r));
 }
 
+static void op_new_cycle_id(void *userdata, char *ret) {
+        sd_id128_t id;
+
+        if (sd_id128_randomize(&id) >= 0)
+                sd_id128_to_string(id, ret);
+}
+
 static void op_on_phase(void *userdata) {
         manager_on_cycle_phase(userdata);
 }
@@ -211,6 +219,7 @@ static const CycleOps cycle_ops = {
         .start = op_start,
         .get_xml = op_get_xml,
         .save = op_save,
+        .new_cycle_id = op_new_cycle_id,
         .finish = op_finish,
         .keep_failed = op_keep_failed,
         .take_delay = op_take_delay,

@@ -20,17 +20,21 @@ from tdsleeptest import (PYTHON, TDSleepTestCase, Daemon, FakeSysfs, LogindMock,
                          config_text, log, make_tempdir, now, testdrv_domain_xml, wait_until)
 
 IFACE = "io.tdsleep.Manager"
-IDL_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                        "daemon", "io.tdsleep.Manager.varlink")
+SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+IDL_PATH = os.path.join(SOURCE_ROOT, "daemon", "io.tdsleep.Manager.varlink")
 NOBODY_UID = 65534
 NOGROUP_GID = 65534
 OTHER_GID = 54321            # no such group: a user outside SocketGroup=
 MESSAGE_MAX = 64 * 1024      # VARLINK_DEFAULT_MESSAGE_MAX
 CONNECTIONS_MAX = 1280       # VARLINK_DEFAULT_CONNECTIONS_MAX, root may use all of them
 OUTPUT_MAX = 2 * 1024 * 1024  # VARLINK_DEFAULT_OUTPUT_MAX
-CHANGING = [("Prepare", {"operation": "suspend"}), ("Resume", {}), ("Drain", {"timeout": 5}),
+CHANGING = [("Prepare", {"operation": "suspend"}), ("Resume", {}), ("Drain", {"timeoutUSec": 5000000}),
             ("Restore", {}), ("Hold", {"reason": "nobody wants this"}), ("Release", {}),
             ("Reload", {})]
+# io.systemd.service's methods that change something: root only, too.
+SERVICE_CHANGING = [("Reload", {}), ("SetLogLevel", {"level": 7})]
+PERMISSION_DENIED = "org.varlink.service.PermissionDenied"
+HEX32 = r"^[0-9a-f]{32}$"
 
 
 # ----------------------------------------------------------------------------------
@@ -193,6 +197,10 @@ def control_config(**sleep):
     return config_text({"SocketGroup": "nogroup"}, **sleep)
 
 
+def is_phase(event, phase):
+    return event["type"] == "phase" and event.get("phase") == phase
+
+
 def params(reply):
     assert "error" not in reply, reply
     return reply.get("parameters", {})
@@ -239,7 +247,11 @@ class ControlMethods(TDSleepTestCase):
         self.assertTrue(st["libvirtConnected"])
         self.assertTrue(st["logindPresent"])
         self.assertEqual(st["memSleep"], "deep")
-        self.assertEqual(st["inhibitDelayMaxSec"], 120.0)
+        self.assertEqual(st["inhibitDelayMaxUSec"], 120000000)
+        self.assertNotIn("inhibitDelayMaxSec", st)
+        self.assertIsNone(st["cycleId"])
+        # debug: the tests start tdsleepd with TDSLEEP_LOG_LEVEL=debug (else info, 6)
+        self.assertEqual(st["logLevel"], 7)
         self.assertTrue(st["canCreateTDs"])
         self.assertEqual(st["packages"], [{"id": 0, "cpus": [0, 1], "online": [0, 1]}])
         self.assertEqual(st["cycle"], [])
@@ -255,7 +267,7 @@ class ControlMethods(TDSleepTestCase):
             self.assertTrue(doms[n]["active"])
             self.assertTrue(doms[n]["persistent"])
             self.assertEqual(doms[n]["action"], "stop")
-            self.assertEqual(doms[n]["shutdownTimeoutSec"], 10.0)
+            self.assertEqual(doms[n]["shutdownTimeoutUSec"], 10000000)
             self.assertNotIn("policyError", doms[n])
             self.assertRegex(doms[n]["uuid"], r"^[0-9a-f-]{36}$")
         self.assertFalse(doms[self.vm]["protected"], "an ordinary VM is not protected")
@@ -263,19 +275,28 @@ class ControlMethods(TDSleepTestCase):
 
     def test_plan(self):
         self.start()
-        expect = {"suspend": ["suspend"], "hibernate": ["hibernate"],
-                  "suspend-then-hibernate": ["suspend", "hibernate"], "drain": ["drain"]}
-        for op, steps in expect.items():
+        # (asked for, the enum in the reply, its steps): systemd's dashed spelling is
+        # accepted too, the reply always has the enum
+        expect = [("suspend", "suspend", ["suspend"]), ("hibernate", "hibernate", ["hibernate"]),
+                  ("hybrid_sleep", "hybrid_sleep", ["hybrid_sleep"]),
+                  ("hybrid-sleep", "hybrid_sleep", ["hybrid_sleep"]),
+                  ("suspend_then_hibernate", "suspend_then_hibernate", ["suspend", "hibernate"]),
+                  ("suspend-then-hibernate", "suspend_then_hibernate", ["suspend", "hibernate"]),
+                  ("drain", "drain", ["drain"])]
+        for op, enum, steps in expect:
             with self.subTest(operation=op):
                 p = self.ok("Plan", {"operation": op})
-                self.assertEqual(p["operation"], op)
+                self.assertEqual(p["operation"], enum)
                 self.assertEqual(p["steps"], steps)
                 self.assertFalse(p["keepsTDs"], "deep is selected: %s loses TDs" % op)
                 self.assertEqual(sorted(d["name"] for d in p["domains"]), sorted(self.tds))
-                self.assertEqual(p["verdicts"], ["stop"] * len(self.tds))
-        err = self.call("Plan", {"operation": "nap"})
-        self.assertEqual(err.get("error"), "org.varlink.service.InvalidParameter")
-        self.assertEqual(err["parameters"], {"parameter": "operation"})
+                self.assertEqual([d["verdict"] for d in p["domains"]], ["stop"] * len(self.tds))
+                self.assertNotIn("verdicts", p, "the verdict is in each domain")
+        for bad in ("nap", "unknown", "Suspend", "hybrid_sleep ", "suspend_then-hibernate", ""):
+            with self.subTest(operation=bad):
+                err = self.call("Plan", {"operation": bad})
+                self.assertEqual(err.get("error"), "org.varlink.service.InvalidParameter")
+                self.assertEqual(err["parameters"], {"parameter": "operation"})
         # no side effects
         self.assertEqual(self.states(self.tds + [self.vm]), {n: "running" for n in self.tds + [self.vm]})
         self.assertEqual(self.ok("GetStatus")["status"]["phase"], "idle")
@@ -286,7 +307,7 @@ class ControlMethods(TDSleepTestCase):
         p = self.ok("Plan", {"operation": "suspend"})
         self.assertTrue(p["keepsTDs"])
         self.assertEqual(sorted(d["name"] for d in p["domains"]), sorted(self.tds))
-        self.assertEqual(p["verdicts"], ["keep"] * len(self.tds))
+        self.assertEqual([d["verdict"] for d in p["domains"]], ["keep"] * len(self.tds))
 
     def test_prepare_suspend_stops_tds_then_resume_starts_them(self):
         self.start()
@@ -304,7 +325,7 @@ class ControlMethods(TDSleepTestCase):
         events = [m["parameters"]["event"] for m in out[:-1]]
         self.assertTrue(events and all(m.get("continues") for m in out[:-1]),
                         "with more, progress events come before the final reply: %s" % out)
-        self.assertIn({"type": "phase", "phase": "ready"}, events)
+        self.assertIn(("phase", "ready"), [(e["type"], e.get("phase")) for e in events])
         stopped = sorted(e["domain"]["name"] for e in events
                          if e["type"] == "domain" and e["domain"]["state"] == "stopped")
         self.assertEqual(stopped, sorted(self.tds))
@@ -349,7 +370,9 @@ class ControlMethods(TDSleepTestCase):
         self.ok("Resume")
         self.wait_phase("idle")
         for op, step, bad in (("nap", None, "operation"), ("suspend", "nap", "step"),
-                              ("drain", None, "operation")):
+                              ("drain", None, "operation"), ("unknown", None, "operation"),
+                              ("suspend", "drain", "step"), ("suspend", "unknown", "step"),
+                              ("hybrid_Sleep", None, "operation")):
             with self.subTest(operation=op, step=step):
                 p = {"operation": op}
                 if step:
@@ -362,13 +385,14 @@ class ControlMethods(TDSleepTestCase):
     def test_drain_and_restore(self):
         self.start()
         t0 = now()
-        r = self.ok("Drain", {"timeout": 5})
+        r = self.ok("Drain", {"timeoutUSec": 5000000})
         self.assertEqual((r["stopped"], r["leftRunning"], r["failed"]), (len(self.tds), 0, 0))
         self.assertNotIn("phase", r)
         self.assertEqual(self.states(self.tds + [self.vm]),
                          dict({n: "shutoff" for n in self.tds}, **{self.vm: "running"}))
         st = self.ok("GetStatus")["status"]
         self.assertEqual((st["phase"], st["step"]), ("ready", "drain"))
+        self.assertRegex(st["cycleId"], HEX32, "a drain is a cycle in progress")
         self.assertTrue(st["delayLock"], "a drain is no sleep: the delay lock stays")
         busy = self.call("Drain", {})
         self.assertEqual((busy.get("error"), busy.get("parameters")), (IFACE + ".Busy", {"phase": "ready"}))
@@ -383,8 +407,14 @@ class ControlMethods(TDSleepTestCase):
         self.assertEqual(self.events.select(self.vm, since=t0), [])
         # Nothing drained: Restore is a no-op.
         self.assertEqual(self.ok("Restore")["phase"], "idle")
-        err = self.call("Drain", {"timeout": -1})
-        self.assertEqual(err.get("parameters"), {"parameter": "timeout"})
+        for bad in (-1, 3600000001, 5.0, 1e9, "5", True, [5]):
+            with self.subTest(timeoutUSec=bad):
+                err = self.call("Drain", {"timeoutUSec": bad})
+                self.assertEqual((err.get("error"), err.get("parameters")),
+                                 ("org.varlink.service.InvalidParameter", {"parameter": "timeoutUSec"}))
+        err = self.call("Drain", {"timeout": 5})
+        self.assertEqual(err.get("parameters"), {"parameter": "timeout"}, "the old name is gone")
+        self.assertEqual(self.ok("GetStatus")["status"]["phase"], "idle")
 
     def test_drain_while_libvirtd_is_away(self):
         self.start()
@@ -430,12 +460,12 @@ class ControlMethods(TDSleepTestCase):
 
     def test_reload_good_and_broken(self):
         d = self.start()
-        timeouts = lambda: {x["name"]: x["shutdownTimeoutSec"] for x in self.ok("ListDomains")["domains"]
+        timeouts = lambda: {x["name"]: x["shutdownTimeoutUSec"] for x in self.ok("ListDomains")["domains"]
                             if x["name"] in self.tds}
-        self.assertEqual(set(timeouts().values()), {10.0})
+        self.assertEqual(set(timeouts().values()), {10000000})
         d.write_config(control_config(ShutdownTimeoutSec="7s"))
         self.assertEqual(self.ok("Reload"), {})
-        self.assertEqual(set(timeouts().values()), {7.0})
+        self.assertEqual(set(timeouts().values()), {7000000})
         d.write_config(control_config(ShutdownTimeoutSec="3s") + "NoSuchKey=1\n")
         with open(d.config) as f:
             bad_line = len(f.read().splitlines())
@@ -443,16 +473,39 @@ class ControlMethods(TDSleepTestCase):
         self.assertEqual(err.get("error"), IFACE + ".InvalidConfiguration", err)
         self.assertRegex(err["parameters"]["message"],
                          r"^%s:%d: " % (re.escape(d.config), bad_line))
-        self.assertEqual(set(timeouts().values()), {7.0}, "the old configuration must be kept")
+        self.assertEqual(set(timeouts().values()), {7000000}, "the old configuration must be kept")
         d.write_config(control_config(ShutdownTimeoutSec="nonsense"))
         err = self.call("Reload")
         self.assertEqual(err.get("error"), IFACE + ".InvalidConfiguration", err)
         self.assertRegex(err["parameters"]["message"], r"^%s:\d+: " % re.escape(d.config))
-        self.assertEqual(set(timeouts().values()), {7.0})
+        self.assertEqual(set(timeouts().values()), {7000000})
         self.assertTrue(d.alive())
+
+    def assert_events_well_formed(self, first, events, t0):
+        """Numbered one by one after the first (which repeats the last number sent), timed
+        now and in order, and each change told once: a status event never repeats the
+        status line the event before it already told."""
+        seqs = [e["sequence"] for e in [first] + events]
+        self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))), "no gap, no repeat")
+        mono = [e["monotonicUSec"] for e in [first] + events]
+        self.assertEqual(mono, sorted(mono), "monotonicUSec goes forward")
+        for e in [first] + events:
+            self.assertLessEqual(abs(e["realtimeUSec"] / 1e6 - time.time()), 120, e)
+            self.assertGreaterEqual(e["realtimeUSec"] / 1e6, t0 - 60, e)
+            self.assertEqual(sorted(set(e) - {"cycleId", "phase", "domain", "message"}),
+                             ["monotonicUSec", "realtimeUSec", "sequence", "type"], e)
+            self.assertIn(e["type"], ("phase", "domain", "status", "cpus"), e)
+        line = first.get("message")
+        for e in events:
+            if e["type"] in ("phase", "status"):
+                self.assertIsNotNone(e.get("message"), e)
+                if e["type"] == "status":
+                    self.assertNotEqual(e["message"], line, "a change told twice: %s" % e)
+                line = e["message"]
 
     def test_subscribe_streams_a_suspend_cycle(self):
         self.start()
+        t0 = time.time()
         sub = VarlinkConn(self.sock, 20)
         self.addCleanup(sub.close)
         sub.send(IFACE + ".Subscribe", {}, more=True)
@@ -468,14 +521,14 @@ class ControlMethods(TDSleepTestCase):
             self.assertTrue(m.get("continues"), m)
             e = m["parameters"]["event"]
             events.append(e)
-            if e == {"type": "phase", "phase": "ready"}:
+            if e["type"] == "phase" and e["phase"] == "ready":
                 break
         self.assertEqual(self.states(self.tds), {n: "shutoff" for n in self.tds})
         self.mock.prepare_for_sleep(False)
         while True:
             e = sub.recv(20)["parameters"]["event"]
             events.append(e)
-            if e == {"type": "phase", "phase": "idle"}:
+            if e["type"] == "phase" and e["phase"] == "idle":
                 break
         log("Subscribe: %d events in a suspend cycle of %d TDs" % (len(events), len(self.tds)))
         phases = [e["phase"] for e in events if e["type"] == "phase"]
@@ -488,6 +541,12 @@ class ControlMethods(TDSleepTestCase):
         self.assertNotIn(self.vm, [e["domain"]["name"] for e in events if e["type"] == "domain"])
         self.assertTrue([e for e in events if e["type"] == "status" and e.get("message")],
                         "status events expected")
+        self.assert_events_well_formed(first["parameters"]["event"], events, t0)
+        # every event of the cycle names it, the phase event back to idle too
+        ids = {e.get("cycleId") for e in events}
+        self.assertEqual(len(ids), 1, [e for e in events if not e.get("cycleId")])
+        self.assertRegex(ids.pop(), HEX32)
+        self.assertEqual(events[-1]["cycleId"], self.ok("GetStatus")["status"]["lastCycle"]["id"])
         # Subscribe without more is refused
         err = self.call("Subscribe")
         self.assertEqual(err.get("error"), "org.varlink.service.ExpectedMore")
@@ -530,6 +589,67 @@ class ControlMethods(TDSleepTestCase):
         svc = params(vcall(self.sock, "org.varlink.service.GetInterfaceDescription",
                            {"interface": "org.varlink.service"}))["description"]
         self.assertIn("method GetInfo", svc)
+        # the project's own address, the same as debian/control's Homepage:
+        with open(os.path.join(SOURCE_ROOT, "debian", "control")) as f:
+            homepage = re.search(r"(?m)^Homepage: (\S+)$", f.read()).group(1)
+        self.assertEqual(info["url"], homepage)
+        self.assertNotIn(".invalid", info["url"])
+        # io.systemd.service, as systemd's services serve it
+        self.assertIn("io.systemd.service", info["interfaces"])
+        sd = params(vcall(self.sock, "org.varlink.service.GetInterfaceDescription",
+                          {"interface": "io.systemd.service"}))["description"]
+        with open(os.path.join(SOURCE_ROOT, "daemon", "io.systemd.service.varlink")) as f:
+            self.assertEqual(sd, f.read())
+        for m in ("Ping()", "Reload()", "SetLogLevel(level: int)"):
+            self.assertIn("method " + m, sd)
+
+    def test_idl_idioms(self):
+        """systemd's habits: closed sets are enums, times integer µs named ...USec, the
+        standard PermissionDenied, and every event type the daemon sends is declared."""
+        with open(IDL_PATH) as f:
+            idl = f.read()
+        code = "\n".join(l.split("#")[0] for l in idl.splitlines())
+        self.assertNotIn("float", code, "times are integer microseconds")
+        self.assertNotRegex(code, r"\w+(?<!U)[Ss]ec\s*:", "durations are named ...USec")
+        self.assertNotIn("error PermissionDenied", code, "org.varlink.service.PermissionDenied is used")
+        for name in ("Phase", "Step", "Action", "Verdict", "DomainKind", "DomainState", "KernelPolicy",
+                     "MemSleep", "EventType"):
+            self.assertRegex(code, r"(?m)^type %s \(" % name)
+        for field in ("kind: DomainKind", "state: DomainState", "kernelPolicy: KernelPolicy",
+                      "memSleep: ?MemSleep", "step: ?Step", "step: Step", "type: EventType",
+                      "operation: Step", "steps: []Step"):
+            self.assertIn(field, code)
+        event_types = re.search(r"type EventType \(([^)]*)\)", code).group(1).replace(" ", "").split(",")
+        daemon_src = ""
+        for name in os.listdir(os.path.join(SOURCE_ROOT, "daemon")):
+            if name.endswith(".c"):
+                with open(os.path.join(SOURCE_ROOT, "daemon", name)) as f:
+                    daemon_src += f.read()
+        sent = set(re.findall(r'event_(?:new|stamped)\(m, "(\w+)"', daemon_src))
+        self.assertTrue(sent)
+        self.assertEqual(sent, set(event_types), "every event type sent is declared, and every declared one sent")
+
+    def test_set_log_level_and_ping(self):
+        d = self.start()
+        self.assertEqual(params(vcall(self.sock, "io.systemd.service.Ping")), {})
+        self.assertEqual(params(vcall(self.sock, "io.systemd.service.SetLogLevel", {"level": 5})), {})
+        self.assertEqual(self.ok("GetStatus")["status"]["logLevel"], 5)
+        d.wait_log(r"SetLogLevel\(5\) from the control socket: log level 7 -> 5", 5)
+        self.assertEqual(params(vcall(self.sock, "io.systemd.service.SetLogLevel", {"level": 7})), {})
+        d.wait_log(r"log level 5 -> 7", 5)
+        for bad in ({"level": 8}, {"level": -1}, {"level": "7"}, {"level": 7.0}, {"level": None}, {},
+                    {"level": 7, "target": "journal"}, {"level": 2 ** 40}):
+            with self.subTest(params=bad):
+                err = vcall(self.sock, "io.systemd.service.SetLogLevel", bad)
+                self.assertEqual(err.get("error"), "org.varlink.service.InvalidParameter", err)
+                self.assertEqual(err["parameters"]["parameter"], "target" if "target" in bad else "level")
+        self.assertEqual(self.ok("GetStatus")["status"]["logLevel"], 7, "a refused call changes nothing")
+        self.assertEqual(params(vcall(self.sock, "io.systemd.service.SetLogLevel", {"level": 3})), {})
+        self.assertEqual(self.ok("GetStatus")["status"]["logLevel"], 3)
+        # io.systemd.service.Reload is Reload
+        d.write_config(control_config(ShutdownTimeoutSec="3s") + "NoSuchKey=1\n")
+        err = vcall(self.sock, "io.systemd.service.Reload")
+        self.assertEqual(err.get("error"), IFACE + ".InvalidConfiguration", err)
 
 
 # ----------------------------------------------------------------------------------
@@ -589,7 +709,7 @@ class ControlBadInput(TDSleepTestCase):
         """One Drain + Restore; waits for idle (on watcher's stream, else by polling)."""
         c = conn or VarlinkConn(cls.sock, 20)
         try:
-            r = c.call(IFACE + ".Drain", {"timeout": 5}, timeout=20)[-1]
+            r = c.call(IFACE + ".Drain", {"timeoutUSec": 5000000}, timeout=20)[-1]
             assert "error" not in r, r
             r = c.call(IFACE + ".Restore", timeout=20)[-1]
             assert "error" not in r, r
@@ -600,7 +720,7 @@ class ControlBadInput(TDSleepTestCase):
             while True:
                 m = watcher.recv(20)
                 assert m is not None, "the reading subscriber was dropped"
-                if m["parameters"]["event"] == {"type": "phase", "phase": "idle"}:
+                if is_phase(m["parameters"]["event"], "idle"):
                     return
         wait_until(lambda: vcall(cls.sock, IFACE + ".GetStatus")["parameters"]["status"]["phase"] == "idle",
                    20, "phase idle")
@@ -722,9 +842,14 @@ class ControlBadInput(TDSleepTestCase):
             ("Prepare", {"operation": ["suspend"]}, "operation"),
             ("Prepare", {"operation": "suspend", "step": 3}, "step"),
             ("Prepare", {"operation": "suspend", "force": True}, "force"),
-            ("Drain", {"timeout": "5"}, "timeout"),
-            ("Drain", {"timeout": 1e9}, "timeout"),
-            ("Drain", {"timeout": 5, "now": True}, "now"),
+            ("Plan", {"operation": "hybrid_sleep_"}, "operation"),
+            ("Prepare", {"operation": "Hibernate"}, "operation"),
+            ("Drain", {"timeoutUSec": "5"}, "timeoutUSec"),
+            ("Drain", {"timeoutUSec": 1e9}, "timeoutUSec"),
+            ("Drain", {"timeoutUSec": 2.5}, "timeoutUSec"),
+            ("Drain", {"timeoutUSec": -5}, "timeoutUSec"),
+            ("Drain", {"timeout": 5}, "timeout"),
+            ("Drain", {"timeoutUSec": 5, "now": True}, "now"),
             ("Hold", {"reason": True}, "reason"),
             ("Hold", {"reason": {"a": 1}}, "reason"),
             ("Hold", {}, "reason"),
@@ -850,10 +975,10 @@ class ControlBadInput(TDSleepTestCase):
 
     def assertReaderStillServed(self, reader):
         self.assertNotIn("error", self.call("Drain", {}))
-        while reader.recv(10)["parameters"]["event"] != {"type": "phase", "phase": "ready"}:
+        while not is_phase(reader.recv(10)["parameters"]["event"], "ready"):
             pass
         self.assertNotIn("error", self.call("Restore"))
-        while reader.recv(10)["parameters"]["event"] != {"type": "phase", "phase": "idle"}:
+        while not is_phase(reader.recv(10)["parameters"]["event"], "idle"):
             pass
 
     def test_08_client_gone_mid_prepare(self):
@@ -884,7 +1009,7 @@ class ControlBadInput(TDSleepTestCase):
         wait_until(lambda: params(self.call("GetStatus"))["status"]["phase"] == "idle", 20, "idle")
         self.assertEqual(self.states(self.tds), {n: "running" for n in self.tds})
         c = VarlinkConn(self.sock)
-        c.send(IFACE + ".Drain", {"timeout": 5}, more=True)
+        c.send(IFACE + ".Drain", {"timeoutUSec": 5000000}, more=True)
         c.close()
         wait_until(lambda: params(self.call("GetStatus"))["status"]["phase"] == "ready", 20, "drained")
         self.assertNotIn("error", self.call("Restore"))
@@ -900,23 +1025,25 @@ class ControlBadInput(TDSleepTestCase):
 
     def test_09_nobody_may_read_but_not_change(self):
         calls = [[IFACE + "." + m, p, False] for m, p in CHANGING]
+        calls += [["io.systemd.service." + m, p, False] for m, p in SERVICE_CHANGING]
         calls += [[IFACE + ".GetStatus", {}, False], [IFACE + ".ListDomains", {}, False],
                   [IFACE + ".Plan", {"operation": "suspend"}, False], [IFACE + ".Subscribe", {}, True],
-                  ["org.varlink.service.GetInfo", {}, False]]
+                  ["org.varlink.service.GetInfo", {}, False], ["io.systemd.service.Ping", {}, False]]
         out = call_as(NOBODY_UID, NOGROUP_GID, self.sock, calls)
         for (method, _, _), r in zip(calls, out):
             with self.subTest(method=method):
-                if method.rsplit(".", 1)[1] in dict(CHANGING):
-                    self.assertEqual(r.get("error"), IFACE + ".PermissionDenied", r)
+                if method.rsplit(".", 1)[1] in dict(CHANGING + SERVICE_CHANGING):
+                    self.assertEqual(r.get("error"), PERMISSION_DENIED, r)
                 else:
                     self.assertNotIn("error", r, r)
                     self.assertNotIn("connect_errno", r, r)
         # Malformed parameters from nobody: still PermissionDenied, never executed.
         out = call_as(NOBODY_UID, NOGROUP_GID, self.sock,
                       [[IFACE + ".Hold", {"reason": 1}, False], [IFACE + ".Drain", {"x": 1}, False]])
-        self.assertEqual([r.get("error") for r in out], [IFACE + ".PermissionDenied"] * 2, out)
+        self.assertEqual([r.get("error") for r in out], [PERMISSION_DENIED] * 2, out)
         st = self.assertServes()
         self.assertEqual((st["phase"], st["hold"]), ("idle", None), "nobody changed nothing")
+        self.assertEqual(st["logLevel"], 7, "nobody's SetLogLevel changed nothing")
         self.assertEqual(self.states(self.tds), {n: "running" for n in self.tds})
         self.assertNotRegex(self.new_log(), r"from the control socket")
 
