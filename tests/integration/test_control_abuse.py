@@ -254,10 +254,39 @@ class ControlAbuse(TDSleepTestCase):
 
     def test_3_drain_with_nan_or_infinite_timeout_is_refused(self):
         self.start()
-        drain = b'{"method":"' + IFACE.encode() + b'.Drain","parameters":{"timeout":%s}}'
-        for t in (b"NaN", b"nan", b"Infinity", b"-Infinity", b"1e999", b"-1e400"):
-            with self.subTest(timeout=t):
-                self.assertRefusedAndClosed(drain % t, t)
+        for method, field in ((IFACE + ".Drain", b"timeoutUSec"), ("io.systemd.service.SetLogLevel", b"level")):
+            call = b'{"method":"' + method.encode() + b'","parameters":{"' + field + b'":%s}}'
+            for t in (b"NaN", b"nan", b"Infinity", b"-Infinity", b"1e999", b"-1e400"):
+                with self.subTest(method=method, value=t):
+                    self.assertRefusedAndClosed(call % t, t)
+        # Finite, but no integer microseconds: refused, naming the field, the connection kept.
+        for t in (0.5, 1e9, 3600000000.5, -0.0):
+            with self.subTest(timeoutUSec=t):
+                r = self.call("Drain", {"timeoutUSec": t})
+                self.assertEqual((r.get("error"), r.get("parameters")),
+                                 ("org.varlink.service.InvalidParameter", {"parameter": "timeoutUSec"}), r)
+        self.assertNothingChanged()
+
+    # ---- 3b. Enums: only the values the IDL lists (and systemd's dashed operations)
+
+    def test_3b_unknown_enum_values_are_refused_naming_the_field(self):
+        self.start()
+        bad_operations = ["", "Suspend", "SUSPEND", "suspend ", " suspend", "hybrid_sleep_", "hybrid__sleep",
+                          "suspend_then-hibernate", "hybrid sleep", "unknown", "nap", "s2idle", "deep",
+                          "hibernate\n", "ready", "x" * 4096]
+        for op in bad_operations:
+            with self.subTest(operation=op):
+                for method, p, field in (("Plan", {"operation": op}, "operation"),
+                                         ("Prepare", {"operation": op}, "operation"),
+                                         ("Prepare", {"operation": "suspend", "step": op}, "step")):
+                    r = self.call(method, p)
+                    self.assertEqual((r.get("error"), r.get("parameters")),
+                                     ("org.varlink.service.InvalidParameter", {"parameter": field}), (method, p, r))
+        # drain is an operation for Plan only; unknown is what logind leaves open, never asked for
+        for p, field in (({"operation": "drain"}, "operation"), ({"operation": "suspend", "step": "drain"}, "step"),
+                         ({"operation": "suspend", "step": "unknown"}, "step")):
+            r = self.call("Prepare", p)
+            self.assertEqual(r.get("parameters"), {"parameter": field}, (p, r))
         self.assertNothingChanged()
 
     # ---- 4. oneway
@@ -287,7 +316,7 @@ class ControlAbuse(TDSleepTestCase):
             self.assertTrue(c.recv(10).get("continues"))
             wait_until(self.block_locks, 5, "the oneway Hold's block lock")
             self.call("Release")
-            self.assertNotIn("error", self.call("Drain", {"timeout": 5}))
+            self.assertNotIn("error", self.call("Drain", {"timeoutUSec": 5000000}))
             m = c.recv(10)      # the drain's first event: the stream is still open
             self.assertTrue(m and m.get("continues"), "the Hold's reply ended the Subscribe stream: %s" % m)
             self.assertNotIn("error", self.call("Restore"))
@@ -314,21 +343,23 @@ class ControlAbuse(TDSleepTestCase):
 
     def test_5_unknown_parameters_are_refused_for_every_method_in_the_idl(self):
         self.start()
-        desc = params(vcall(self.sock, "org.varlink.service.GetInterfaceDescription",
-                            {"interface": IFACE}))["description"]
         import re
-        methods = re.findall(r"(?m)^method (\w+)\(([^)]*)\)", desc)
-        self.assertGreaterEqual(len(methods), 11)
-        for name, args in methods:
+        methods = []
+        for iface in (IFACE, "io.systemd.service"):
+            desc = params(vcall(self.sock, "org.varlink.service.GetInterfaceDescription",
+                                {"interface": iface}))["description"]
+            methods += [(iface, name, args) for name, args in re.findall(r"(?m)^method (\w+)\(([^)]*)\)", desc)]
+        self.assertGreaterEqual(len(methods), 14)
+        for iface, name, args in methods:
             with self.subTest(method=name):
                 r = VarlinkConn(self.sock)
-                out = r.call(IFACE + "." + name, {"notInTheIdl": 1}, more=name == "Subscribe")[-1]
+                out = r.call(iface + "." + name, {"notInTheIdl": 1}, more=name == "Subscribe")[-1]
                 r.close()
                 self.assertEqual((out.get("error"), out.get("parameters")),
                                  ("org.varlink.service.InvalidParameter", {"parameter": "notInTheIdl"}))
                 # Every field the IDL declares is known: a wrong type names it, not another.
                 for field in re.findall(r"(\w+)\s*:", args):
-                    out = vcall(self.sock, IFACE + "." + name, {field: [[]]})
+                    out = vcall(self.sock, iface + "." + name, {field: [[]]})
                     self.assertEqual(out.get("parameters"), {"parameter": field}, (name, field, out))
         self.assertNothingChanged()
 
@@ -338,9 +369,13 @@ class ControlAbuse(TDSleepTestCase):
         self.start()
         st = call_with_groups(NOBODY_UID, OTHER_GID, [NOGROUP_GID], self.sock, IFACE + ".GetStatus", {})
         self.assertIn("status", st.get("parameters", {}), st)
-        for method, p in (("Drain", {}), ("Hold", {"reason": "x"})):
-            r = call_with_groups(NOBODY_UID, OTHER_GID, [NOGROUP_GID], self.sock, IFACE + "." + method, p)
-            self.assertEqual(r.get("error"), IFACE + ".PermissionDenied", r)
+        for method, p in ((IFACE + ".Drain", {}), (IFACE + ".Hold", {"reason": "x"}),
+                          ("io.systemd.service.SetLogLevel", {"level": 7}), ("io.systemd.service.Reload", {})):
+            r = call_with_groups(NOBODY_UID, OTHER_GID, [NOGROUP_GID], self.sock, method, p)
+            # the standard error, not one of our own
+            self.assertEqual(r.get("error"), "org.varlink.service.PermissionDenied", r)
+        ping = call_with_groups(NOBODY_UID, OTHER_GID, [NOGROUP_GID], self.sock, "io.systemd.service.Ping", {})
+        self.assertNotIn("error", ping)
         # The same user without the group cannot even connect (the socket is 0660).
         with self.assertRaises(AssertionError):
             call_with_groups(NOBODY_UID, OTHER_GID, [], self.sock, IFACE + ".GetStatus", {})
