@@ -23,7 +23,7 @@ CTL = os.environ.get("TDSLEEPCTL") or os.path.join(BUILD_DIR, "cli", "tdsleepctl
 ESC = "\x1b["
 OPERATIONS = ["suspend", "hibernate", "suspend-then-hibernate", "drain"]
 CHANGING_VERBS = [["prepare", "suspend"], ["resume"], ["drain"], ["restore"], ["hold", "why"],
-                  ["release"], ["reload"], ["hook", "pre", "suspend"]]
+                  ["release"], ["reload"], ["hook", "pre", "suspend"], ["log-level", "debug"]]
 
 
 # The sleep hook falls back to writing sys/power/mem_sleep below this root when it
@@ -130,7 +130,8 @@ class CLI(TDSleepTestCase):
                     self.assertRegex(out, r"(?m)^%s\s.*\sstop$" % re.escape(n))
                 self.assertNotIn(self.vm, out)
                 (j,) = self.ctl_json("plan", op)
-                self.assertEqual((j["operation"], j["keepsTDs"], j["verdicts"]), (op, False, ["stop"] * 3))
+                self.assertEqual((j["operation"], j["keepsTDs"]), (op.replace("-", "_"), False))
+                self.assertEqual([d["verdict"] for d in j["domains"]], ["stop"] * 3)
         r = self.ctl("plan", "nap", rc=None)
         self.assertIn(r.returncode, (1, 2), r)
         self.assertIn("operation", r.stderr)
@@ -147,7 +148,7 @@ class CLI(TDSleepTestCase):
         self.assertRegex(lines[-1], r"^Ready for suspend: 3 stopped, 0 left running, 0 failed\.$")
         for n in self.tds:
             self.assertIn("domain: %s stopped" % n, r.stdout, "progress shown")
-        self.assertRegex(r.stdout, r"(?m)^phase: ready$")
+        self.assertRegex(r.stdout, r"(?m)^phase: ready; 0 TDs running; ")
         self.d.wait_log(r"Prepare\(suspend, suspend\) from the control socket", 5)
         r = self.ctl("resume")
         self.assertRegex(r.stdout, r"^Phase: (resuming|idle)\n$")
@@ -206,6 +207,18 @@ class CLI(TDSleepTestCase):
         wait_until(lambda: not block(), 5, "the block lock to go")
         self.ctl("hold", rc=2)
 
+    def test_log_level(self):
+        d = self.start()
+        self.assertEqual(self.ctl("log-level").stdout, "debug\n", "the tests run tdsleepd at debug level")
+        self.assertEqual(self.ctl("log-level", "notice").stdout, "")
+        self.assertEqual(self.status()["logLevel"], 5)
+        self.assertEqual(self.ctl("log-level").stdout, "notice\n")
+        self.assertEqual(self.ctl_json("log-level"), [{"level": 5}])
+        d.wait_log(r"SetLogLevel\(5\) from the control socket: log level 7 -> 5", 5)
+        self.ctl("log-level", "loud", rc=2)
+        self.ctl("log-level", "7")
+        self.assertEqual(self.status()["logLevel"], 7)
+
     def test_reload(self):
         d = self.start()
         self.assertEqual(self.ctl("reload").stdout, "")
@@ -245,13 +258,22 @@ class CLI(TDSleepTestCase):
                 if parse:
                     evs = [parse(x)["event"] for x in lines]
                     self.assertEqual(evs[0]["type"], "phase")
-                    self.assertIn({"type": "phase", "phase": "preparing"}, evs)
+                    self.assertIn(("phase", "preparing"), [(e["type"], e.get("phase")) for e in evs])
                     self.assertEqual({e["domain"]["name"] for e in evs if e["type"] == "domain"}, set(self.tds))
+                    seqs = [e["sequence"] for e in evs]
+                    self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))), "numbered one by one")
                 else:
-                    self.assertRegex(lines[0], r"phase: idle")
+                    self.assertRegex(lines[0], r"^\d\d:\d\d:\d\d\.\d{3} phase: idle; ")
                     for n in self.tds:
                         self.assertRegex(text, r"domain: %s stopped" % re.escape(n))
                         self.assertRegex(text, r"domain: %s started" % re.escape(n))
+                    # each change once: no line says what the one before it said
+                    said = [line.split(" ", 1)[1] for line in lines]
+                    self.assertEqual([a for a, b in zip(said, said[1:]) if a == b], [], text)
+                    # a phase change is one line (the status line rides on it), not a phase and a status
+                    for a, b in zip(said, said[1:]):
+                        if a.startswith("phase: "):
+                            self.assertNotEqual(b, "status: " + a[len("phase: "):], text)
 
     def _readline(self, p, timeout):
         """One line of p's stdout (unbuffered: select() on the pipe itself)."""
