@@ -112,7 +112,7 @@ class KernelPolicy(ControlMixin, TDSleepTestCase):
         # Plan already knows what the daemon keeps selected.
         plan = self.call(d, "Plan", operation="suspend")
         self.assertTrue(plan["keepsTDs"], plan)
-        self.assertEqual(plan["verdicts"], ["keep"])
+        self.assertEqual([x["verdict"] for x in plan["domains"]], ["keep"])
         self.assertEqual(kernel_shows(self.sysfs), "s2idle")
 
         self.wait_lock()
@@ -323,9 +323,10 @@ class OnDeepSleepS2idle(ControlMixin, TDSleepTestCase):
         # the verdict as Plan sees it, with deep selected again: Prepare would steer to
         # s2idle, so Plan says the suspend keeps the TD (one planner for both)
         plan = self.call(d, "Plan", operation="suspend")
-        self.assertEqual((plan["keepsTDs"], plan["steerS2idle"], plan["verdicts"]), (True, True, ["keep"]), plan)
+        self.assertEqual((plan["keepsTDs"], plan["steerS2idle"], [x["verdict"] for x in plan["domains"]]),
+                         (True, True, ["keep"]), plan)
         plan = self.call(d, "Plan", operation="hibernate")
-        self.assertEqual(plan["verdicts"], ["stop"], "s2idle falls back to stop for hibernate")
+        self.assertEqual([x["verdict"] for x in plan["domains"]], ["stop"], "s2idle falls back to stop for hibernate")
 
     def test_steered_suspend_keeps_every_td(self):
         """Once the cycle's suspend is steered to s2idle, a TD whose action is stop
@@ -478,9 +479,9 @@ PLAN_ROWS = [
      ["suspend"], False, "stop"),
     ("hibernate", "hibernate", dict(state="freeze mem disk", mem_sleep="[s2idle] deep"),
      ["hibernate"], False, "stop"),
-    ("hybrid-sleep", "hybrid-sleep", dict(state="freeze mem disk", mem_sleep="[s2idle] deep"),
-     ["hybrid-sleep"], False, "stop"),
-    ("suspend-then-hibernate", "suspend-then-hibernate", dict(state="freeze mem disk", mem_sleep="[s2idle] deep"),
+    ("hybrid-sleep", "hybrid_sleep", dict(state="freeze mem disk", mem_sleep="[s2idle] deep"),
+     ["hybrid_sleep"], False, "stop"),
+    ("suspend-then-hibernate", "suspend_then_hibernate", dict(state="freeze mem disk", mem_sleep="[s2idle] deep"),
      ["suspend", "hibernate"], False, "stop"),
 ]
 
@@ -505,7 +506,7 @@ class DecisionTable(ControlMixin, TDSleepTestCase):
                 self.assertEqual(plan["steps"], steps)
                 self.assertEqual(plan["keepsTDs"], keeps)
                 self.assertEqual(plan["steerS2idle"], name == "suspend/deep", plan)
-                got = dict(zip([x["name"] for x in plan["domains"]], plan["verdicts"]))
+                got = {x["name"]: x["verdict"] for x in plan["domains"]}
                 self.assertNotIn(vm, got, "a plain VM gets no verdict")
                 self.assertEqual(got[td], verdict, "action stop")
                 if keeps:
@@ -519,7 +520,7 @@ class DecisionTable(ControlMixin, TDSleepTestCase):
                 self.assertEqual(self.sysfs.read("sys/power/mem_sleep"), before, "Plan has no side effects")
         plan = self.call(d, "Plan", operation="drain")
         self.assertEqual((plan["steps"], plan["keepsTDs"]), (["drain"], False))
-        self.assertEqual(sorted(plan["verdicts"]), ["stop", "stop", "stop"])
+        self.assertEqual(sorted(x["verdict"] for x in plan["domains"]), ["stop", "stop", "stop"])
         for n in (td, s2, ref, vm):
             self.assertEqual(self.events.select(n, since=t0), [], "Plan must not touch %s" % n)
         self.assertFalse(os.path.exists(d.state_file))

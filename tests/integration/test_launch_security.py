@@ -103,7 +103,7 @@ class LaunchSecurity(TDSleepTestCase):
         self.assertEqual((doms[sev]["kind"], doms[sev]["protected"]), ("sev", False))
         others = [vm, sev]
         if self.accepts["sev-snp"]:
-            self.assertEqual((doms[snp]["kind"], doms[snp]["protected"]), ("sev-snp", False))
+            self.assertEqual((doms[snp]["kind"], doms[snp]["protected"]), ("sev_snp", False))
             others.append(snp)
         self.cycle([td], others)
 
@@ -129,7 +129,7 @@ class LaunchSecurity(TDSleepTestCase):
         d = self.daemon(config=config_text(ShutdownTimeoutSec="10s", ProtectedKinds="tdx sev-snp")).start()
         self.wait_lock()
         doms = self.list_domains(d)
-        self.assertEqual((doms[snp]["kind"], doms[snp]["protected"]), ("sev-snp", True))
+        self.assertEqual((doms[snp]["kind"], doms[snp]["protected"]), ("sev_snp", True))
         self.assertEqual((doms[sev]["kind"], doms[sev]["protected"]), ("sev", False))
         self.cycle([td, snp], [sev, vm])
 
