@@ -14,7 +14,8 @@
  *     Restore and Resume really stop and start domains;
  *   - no bus: Logind gets a NULL bus and is never started, so logind is "not present"
  *     and logind.c never touches the bus (the locks are only computed).
- * The caller is this process (SO_PEERCRED): as root, every method passes the checks.
+ * The caller is this process (SO_PEERCRED): as root, every method passes the checks,
+ * io.systemd.service's too.
  *
  * Per input: one connection, the input written and the write side shut, the loop run
  * until it idles, replies drained; then the connection is closed and the daemon brought
@@ -56,6 +57,7 @@ static char *workdir;
 static Manager *manager;
 static sd_event *loop;
 static virConnectPtr own_conn;
+static int fuzz_log_level;     /* io.systemd.service.SetLogLevel changes it: reset per input */
 static unsigned long remake_every = REMAKE_EVERY, n_inputs;  /* keeps test:///default's shared state alive, defines the TDs */
 
 #define TD_META(attrs) "<metadata><tdsleep:domain xmlns:tdsleep='urn:tdsleep:domain:1' " attrs "/></metadata>"
@@ -251,8 +253,10 @@ static VarlinkServer *manager_server(void) {
         return s;
 }
 
-/* Back to idle, no hold, every TD running. False if the daemon would not get there. */
+/* Back to idle, no hold, every TD running, the log level ours. False if the daemon
+ * would not get there. */
 static bool manager_reset(void) {
+        log_set_max_level(fuzz_log_level);
         if (manager->hold_reason) {
                 manager->hold_reason = mfree(manager->hold_reason);
                 manager_refresh_block_lock(manager);
@@ -282,7 +286,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
         char template[256];
 
-        log_set_max_level(!log ? -1 : streq(log, "debug") ? LOG_DEBUG : LOG_INFO);
+        fuzz_log_level = !log ? -1 : streq(log, "debug") ? LOG_DEBUG : LOG_INFO;
+        log_set_max_level(fuzz_log_level);
         unsetenv("NOTIFY_SOCKET");      /* no sd_notify(), no fd store */
         snprintf(template, sizeof template, "%s/fuzz-manager-dispatch.XXXXXX", base);
         workdir = mkdtemp(template) ? xstrdup(template) : NULL;
