@@ -359,11 +359,21 @@ def sc_varlinkctl(c):
     ifaces = _varlinkctl(c, "list-interfaces", SOCK).stdout.split()
     if ifaces != sorted(set(ifaces)) or IFACE not in ifaces:
         problems.append("list-interfaces: %s" % ifaces)
+    # introspect parses the IDL with systemd's own parser: enums, ?Step, []Step and all
     intro = _varlinkctl(c, "introspect", SOCK, IFACE).stdout
     for want in ("interface io.tdsleep.Manager", "method GetStatus()", "method Subscribe()",
-                 "error PermissionDenied"):
+                 "type EventType", "type Step", "error Busy"):
         if want not in intro:
             problems.append("introspect: no %r" % want)
+    svc = _varlinkctl(c, "introspect", SOCK, "io.systemd.service").stdout
+    if "method SetLogLevel" not in svc:
+        problems.append("introspect io.systemd.service: %r" % svc[-300:])
+    # systemd's own way to change a service's log level works on tdsleepd
+    _varlinkctl(c, "call", SOCK, "io.systemd.service.SetLogLevel", '{"level":7}')
+    st = json.loads(_varlinkctl(c, "call", "--json=short", SOCK, IFACE + ".GetStatus", "{}").stdout)["status"]
+    if st.get("logLevel") != 7:
+        problems.append("SetLogLevel(7) via varlinkctl, then GetStatus says logLevel=%r" % st.get("logLevel"))
+    _varlinkctl(c, "call", SOCK, "io.systemd.service.SetLogLevel", '{"level":6}')
     st = json.loads(_varlinkctl(c, "call", "--json=short", SOCK, IFACE + ".GetStatus", "{}").stdout)["status"]
     if st["phase"] != "idle" or st["tdsRunning"] != len(TDS):
         problems.append("GetStatus: phase %s, %s TDs running" % (st["phase"], st["tdsRunning"]))
@@ -409,6 +419,15 @@ def sc_varlinkctl(c):
     for want in ("preparing", "ready", "resuming", "idle"):
         if want not in phases:
             problems.append("Subscribe via varlinkctl: no phase %s event (phases %s)" % (want, phases))
+    seqs = [e.get("sequence") for e in events]
+    if seqs != list(range(seqs[0], seqs[0] + len(seqs))):
+        problems.append("Subscribe via varlinkctl: sequence numbers %s" % seqs)
+    starts = [i for i, e in enumerate(events) if e.get("type") == "phase" and e.get("phase") == "preparing"]
+    ends = [i for i, e in enumerate(events) if e.get("type") == "phase" and e.get("phase") == "idle"]
+    in_cycle = events[starts[0]:ends[-1] + 1] if starts and ends else []
+    if len({e.get("cycleId") for e in in_cycle}) != 1 or not in_cycle[-1].get("cycleId"):
+        problems.append("Subscribe via varlinkctl: the cycle's events carry cycle ids %s" %
+                        sorted({str(e.get("cycleId")) for e in in_cycle}))
     if not set(TDS) <= doms:
         problems.append("Subscribe via varlinkctl: domain events for %s only" % sorted(doms))
     if problems:
