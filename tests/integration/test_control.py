@@ -615,7 +615,7 @@ class ControlMethods(TDSleepTestCase):
         for name in ("Phase", "Step", "Action", "Verdict", "DomainKind", "DomainState", "KernelPolicy",
                      "MemSleep", "EventType"):
             self.assertRegex(code, r"(?m)^type %s \(" % name)
-        for field in ("kind: DomainKind", "state: DomainState", "kernelPolicy: KernelPolicy",
+        for field in ("kind: DomainKind", "state: DomainState", "kernelPolicy: ?KernelPolicy",
                       "memSleep: ?MemSleep", "step: ?Step", "step: Step", "type: EventType",
                       "operation: Step", "steps: []Step"):
             self.assertIn(field, code)
