@@ -15,7 +15,8 @@ import shutil
 import subprocess
 import unittest
 
-from tdsleeptest import PYTHON, TDSleepTestCase, config_text, now, wait_until
+from tdsleeptest import PYTHON, TDSleepTestCase, Timeout, config_text, now, wait_until
+from test_control import IFACE, VarlinkConn
 from test_kernel_policy import ControlMixin, set_host
 
 CPU = "sys/devices/system/cpu"
@@ -220,6 +221,19 @@ class UdevMonitor(CpuPackagesTestCase):
         wait_until(lambda: len(re.findall(rx, d.stderr())) > seen, 5,
                    "the daemon to receive the %s uevent of cpu%d" % (action, cpu))
 
+    def events_until_quiet(self, sub, after=None):
+        """(type, message) of the events that come until none has come for 0.5 s;
+        numbered on from after, when given."""
+        got = []
+        while True:
+            try:
+                e = sub.recv(0.5)["parameters"]["event"]
+            except Timeout:
+                return got
+            if after is not None:
+                self.assertEqual(e["sequence"], after + 1 + len(got), e)
+            got.append((e["type"], e.get("message")))
+
     def test_last_cpu_of_a_package_goes_offline_and_back(self):
         td, vm = self.setup_td()
         two_packages(self.sysfs, {1: 1, 2: 1, 3: 1})
@@ -232,10 +246,17 @@ class UdevMonitor(CpuPackagesTestCase):
                          "the daemon must re-read the fake tree on the uevent")
         self.assertNotRegex(d.stderr(), r"no online CPU")
         # the last one goes while a TD runs: a warning, and the status says so
+        sub = VarlinkConn(d.ctl_socket, 10)
+        self.addCleanup(sub.close)
+        sub.send(IFACE + ".Subscribe", {}, more=True)
+        first = sub.recv()["parameters"]["event"]
         t0 = now()
         offline_cpu(self.sysfs, 3)
         self.testbed.uevent("/sys/devices/system/cpu/cpu3", "offline")
         d.wait_status(lambda s: "TDs cannot be created" in s, 5, "STATUS saying TDs cannot be created", since=t0)
+        # one event for the change: cpus, not cpus and then a status event saying it again
+        self.assertEqual(self.events_until_quiet(sub, first["sequence"]),
+                         [("cpus", "CPU packages without an online CPU: 1")])
         warned = [l for l in d.stderr().splitlines()
                   if l.startswith("tdsleepd[warning]:") and "no online CPU" in l and "package 1" in l]
         self.assertEqual(len(warned), 1, "expected one warning naming package 1:\n" + d.stderr())
@@ -246,6 +267,7 @@ class UdevMonitor(CpuPackagesTestCase):
         online_cpu(self.sysfs, 3)
         self.testbed.uevent("/sys/devices/system/cpu/cpu3", "online")
         d.wait_status(lambda s: "cannot be created" not in s, 5, "STATUS without the warning", since=t1)
+        self.assertEqual([e[0] for e in self.events_until_quiet(sub)], ["cpus"])
         self.assertEqual(self.packages(d), (True, {0: ([0, 1], [0, 1]), 1: ([2, 3], [3])}))
         self.assertEqual(self.states([td, vm]), {td: "running", vm: "running"})
         self.assertTrue(d.alive())
