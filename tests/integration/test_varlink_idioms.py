@@ -3,13 +3,27 @@
 integer µs named ...USec, org.varlink.service.PermissionDenied, every event type sent is
 declared; events are numbered, timed and tied to their cycle, each change told once;
 io.systemd.service (Ping, Reload, SetLogLevel); GetInfo names the project's address."""
+import json
 import os
 import re
+import shlex
+import shutil
+import subprocess
 import time
 import unittest
 
 from test_control import (HEX32, IDL_PATH, IFACE, SOURCE_ROOT, ControlCase, VarlinkConn, control_config,
                           params, vcall)
+
+
+def varlinkctl():
+    """systemd's varlinkctl (>= 255) as a command list: $TDSLEEP_VARLINKCTL (e.g. a newer
+    systemd's binary run through its tree's loader), else varlinkctl on PATH, else None."""
+    cmd = os.environ.get("TDSLEEP_VARLINKCTL")
+    if cmd:
+        return shlex.split(cmd)
+    path = shutil.which("varlinkctl")
+    return [path] if path else None
 
 
 class VarlinkIdioms(ControlCase):
@@ -137,6 +151,57 @@ class VarlinkIdioms(ControlCase):
         d.write_config(control_config(ShutdownTimeoutSec="3s") + "NoSuchKey=1\n")
         err = vcall(self.sock, "io.systemd.service.Reload")
         self.assertEqual(err.get("error"), IFACE + ".InvalidConfiguration", err)
+
+
+    def test_systemd_varlinkctl(self):
+        """A second implementation reads the interface: systemd's IDL parser accepts both
+        IDLs, and varlinkctl calls, streams and sets the log level."""
+        vctl = varlinkctl()
+        if not vctl:
+            self.skipTest("no varlinkctl (systemd >= 255; or set TDSLEEP_VARLINKCTL)")
+
+        def run(*args, check=True):
+            r = subprocess.run(vctl + list(args), capture_output=True, text=True, timeout=30)
+            if check and r.returncode != 0:
+                self.fail("varlinkctl %s: exit %d: %s" % (" ".join(args), r.returncode, r.stderr))
+            return r
+        for idl in (IDL_PATH, os.path.join(SOURCE_ROOT, "daemon", "io.systemd.service.varlink")):
+            run("validate-idl", idl)
+        self.start()
+        self.assertIn("URL: " + params(vcall(self.sock, "org.varlink.service.GetInfo"))["url"],
+                      run("info", self.sock).stdout)
+        self.assertIn("type EventType", run("introspect", self.sock, IFACE).stdout)
+        plan = json.loads(run("call", "--json=short", self.sock, IFACE + ".Plan",
+                              '{"operation":"hybrid_sleep"}').stdout)
+        self.assertEqual(plan["steps"], ["hybrid_sleep"])
+        r = run("call", self.sock, IFACE + ".Drain", '{"timeoutUSec":1.5}', check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("org.varlink.service.InvalidParameter", r.stderr)
+        run("call", self.sock, "io.systemd.service.SetLogLevel", '{"level":5}')
+        self.assertEqual(self.ok("GetStatus")["status"]["logLevel"], 5)
+        sub = subprocess.Popen(vctl + ["call", "--more", "--json=short", self.sock, IFACE + ".Subscribe", "{}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def next_event():
+            line = sub.stdout.readline()
+            if not line:
+                self.fail("varlinkctl call --more Subscribe ended: %s" % sub.communicate(timeout=10)[1])
+            return json.loads(line.strip("\x1e \n"))["event"]     # --more: JSON-SEQ (RFC 7464)
+        try:
+            self.assertEqual(next_event()["phase"], "idle")
+            self.mock.prepare_for_sleep(True)
+            self.wait_phase("ready")
+            self.mock.prepare_for_sleep(False)
+            self.wait_phase("idle")
+            events = []
+            while not (events and events[-1]["type"] == "phase" and events[-1]["phase"] == "idle"):
+                events.append(next_event())
+        finally:
+            sub.terminate()
+            sub.communicate(timeout=10)
+        self.assertEqual([e["phase"] for e in events if e["type"] == "phase"],
+                         ["preparing", "ready", "resuming", "idle"])
+        self.assertEqual(len({e["cycleId"] for e in events}), 1)
 
 
 if __name__ == "__main__":
