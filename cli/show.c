@@ -270,11 +270,10 @@ static void show_steps(json_object *steps) {
         printf("%*s: ", KEY_WIDTH, "Steps");
         for (size_t i = 0; i < n; i++) {
                 json_object *v = json_object_array_get_idx(steps, i);
+                const char *wire = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
                 char step[ENUM_TEXT_MAX];
 
-                printf("%s%s", i > 0 ? ", " : "", strdash(enum_text(json_object_is_type(v, json_type_string) ?
-                                                                     json_object_get_string(v) : NULL,
-                                                                     step, sizeof step)));
+                printf("%s%s", i > 0 ? ", " : "", strdash(enum_text(wire, step, sizeof step)));
         }
         printf("%s\n", n == 0 ? "-" : "");
 }
