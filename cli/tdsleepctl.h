@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "build-config.h"
+
 /* Documented in --help and tdsleepctl(1); scripts and the sleep hook rely on them. */
 typedef enum CtlExit {
         CTL_EXIT_DONE        = 0,
@@ -15,8 +17,9 @@ typedef enum CtlExit {
         CTL_EXIT_DENIED      = 4,
 } CtlExit;
 
-/* The sleep hook runs under systemd-sleep's 90 s limit: stay well below it. */
-#define HOOK_TIMEOUT_SEC 85
+/* The sleep hook runs under systemd-sleep's 90 s limit: stay well below it (meson.build
+ * sets it, and tdsleepd's stop budget counts on the same number). */
+#define HOOK_TIMEOUT_SEC TDSLEEP_HOOK_TIMEOUT_SEC
 
 extern const char *arg_socket;
 extern bool arg_json;

@@ -14,7 +14,6 @@
 
 /* Far more than any sane config; keeps a mistaken path (a disk image...) out of memory. */
 #define CONFIG_FILE_MAX (1024 * 1024)
-#define DESTROY_MARGIN_USEC (10 * USEC_PER_SEC)
 
 static const char *const sleep_action_table[_SLEEP_ACTION_MAX] = {
         [SLEEP_ACTION_STOP] = "stop",
@@ -67,10 +66,6 @@ void config_done(Config *c) {
         free(c->libvirt_uri);
         free(c->socket_group);
         memset(c, 0, sizeof(*c));
-}
-
-uint64_t config_stop_budget_usec(const Config *c) {
-        return c->shutdown_timeout_usec + (c->force_off ? DESTROY_MARGIN_USEC : 0);
 }
 
 /* ---- value parsers: each returns 0 or a negative errno; the table says what is accepted */

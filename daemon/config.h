@@ -73,6 +73,3 @@ int config_load(const char *path, Config *ret, char **ret_error);
  * errors. For tests and fuzzing. */
 int config_load_string(const char *text, const char *filename, Config *ret, char **ret_error);
 
-/* Total time a graceful stop may take with this config (used to check logind's
- * InhibitDelayMaxUSec): the timeout plus a margin for destroy when ForceOff=yes. */
-uint64_t config_stop_budget_usec(const Config *c);

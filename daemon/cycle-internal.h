@@ -81,6 +81,8 @@ void cycle_end(Cycle *c);
 void cycle_drop_finished_sleep_jobs(Cycle *c);
 /* Log about one TD with its name, uuid and the cycle id as journal fields. */
 void log_job(Cycle *c, const Job *j, int level, const char *message_id, const char *fmt, ...) _printf_(5, 6);
+/* Say in the journal what a prepare does because its stops may not fit the limit. */
+void cycle_log_budget(Cycle *c, const Plan *plan);
 /* Log about the cycle, with its id (and message_id when not NULL). */
 void log_cycle(Cycle *c, int level, const char *message_id, const char *fmt, ...) _printf_(4, 5);
 

@@ -17,6 +17,7 @@ void cycle_plan_input(const Cycle *c, const CycleWorld *w, PlanMode mode, SleepS
                 .force_off = c->settings.force_off,
                 .parallel_shutdown = c->settings.parallel_shutdown,
                 .drain_timeout_usec = c->drain_timeout_usec,
+                .inhibit_delay_max_usec = w->inhibit_delay_max_usec,
                 .domains = w->domains,
                 .n_domains = w->n_domains,
         };
@@ -448,17 +449,27 @@ static void cycle_refuse_unrecorded(Cycle *c) {
         }
 }
 
-static void cycle_apply_verdicts(Cycle *c, const CycleWorld *w, const DomainVerdict *v, PlanMode mode) {
+/* The jobs go into the record, and their stops out, in the planner's order (longest
+ * window first): the order its budget assumes. */
+static void cycle_apply_verdicts(Cycle *c, const CycleWorld *w, const DomainVerdict *v, PlanMode mode,
+                                 const Plan *plan) {
+        _cleanup_(freep) size_t *order = calloc(w->n_domains ? w->n_domains : 1, sizeof(size_t));
         PlanInput in;
 
+        if (!order) {
+                log_error("Out of memory planning the cycle");
+                return;
+        }
         cycle_plan_input(c, w, mode, c->record.step, &in);
-        for (size_t i = 0; i < w->n_domains; i++) {
+        plan_stop_order(&in, plan, v, order);
+        for (size_t k = 0; k < w->n_domains; k++) {
+                size_t i = order[k];
                 const PlanDomain *d = &w->domains[i];
 
                 if (v[i] == VERDICT_REFUSE)
                         log_cycle(c, LOG_CRIT, MESSAGE_SLEEP_REFUSED, "TD %s refuses sleep, but a sleep is being "
                                   "prepared anyway: leaving it running; it does not survive S3/S4", d->name);
-                if (v[i] == VERDICT_STOP && !cycle_want_stopped(c, d, plan_stop_timeout_usec(&in, d),
+                if (v[i] == VERDICT_STOP && !cycle_want_stopped(c, d, plan_stop_window_usec(&in, plan, d),
                                                                  mode == PLAN_MODE_DRAIN || c->record.drained))
                         log_error("Out of memory recording TD %s", d->name);
         }
@@ -497,7 +508,8 @@ void cycle_act(Cycle *c, PlanMode mode, SleepStep step) {
         cycle_plan(c, &w, mode, step, v, &plan);
         c->began_usec = cycle_now(c);
         cycle_log_start(c, mode, step, &plan);
-        cycle_apply_verdicts(c, &w, v, mode);
+        cycle_log_budget(c, &plan);
+        cycle_apply_verdicts(c, &w, v, mode, &plan);
         if (plan.n_stop > 0)
                 c->ops->ensure_cpus_online(c->userdata);        /* tearing a TD down needs every package */
         /* The record before any shutdown: kick_stops saves it with the first batch. */
@@ -534,7 +546,7 @@ void cycle_replan_domain(Cycle *c, const PlanDomain *d) {
                 return;
         log_job(c, NULL, LOG_WARNING, NULL, "TD %s started while %s: stopping it too", d->name,
                 mode == PLAN_MODE_DRAIN ? "drained" : "preparing for sleep");
-        if (!cycle_want_stopped(c, d, plan_stop_timeout_usec(&in, d), mode == PLAN_MODE_DRAIN))
+        if (!cycle_want_stopped(c, d, plan_stop_window_usec(&in, &plan, d), mode == PLAN_MODE_DRAIN))
                 return;
         if (c->record.phase == CYCLE_PHASE_READY) {
                 /* logind waits for delay locks taken while it prepares: cover this stop too. */

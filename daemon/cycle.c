@@ -79,6 +79,34 @@ void log_cycle(Cycle *c, int level, const char *message_id, const char *fmt, ...
         va_end(ap);
 }
 
+/* ---- the budget ---- */
+
+void cycle_log_budget(Cycle *c, const Plan *plan) {
+        double need = (double) plan->budget_usec / USEC_PER_SEC, limit = (double) plan->limit_usec / USEC_PER_SEC;
+        const char *who = plan->limit == PLAN_LIMIT_HOOK ? "the sleep hook waits" : "logind waits";
+
+        switch (plan->over_budget) {
+        case PLAN_OVER_BUDGET_S2IDLE:
+                log_cycle(c, LOG_WARNING, MESSAGE_BUDGET_PREPARE, "Stopping the TDs may take %.0fs, but %s only "
+                          "%.0fs: suspending to idle instead, so that they keep running", need, who, limit);
+                break;
+        case PLAN_OVER_BUDGET_SHORTEN:
+                log_cycle(c, LOG_WARNING, MESSAGE_BUDGET_PREPARE, "Stopping %u TDs may take %.0fs, but %s only "
+                          "%.0fs: cutting every graceful shutdown window to %.1fs (then forcing off), so that "
+                          "every TD is down in %.0fs", plan->n_stop, need, who, limit,
+                          (double) plan->window_max_usec / USEC_PER_SEC, (double) plan->planned_usec / USEC_PER_SEC);
+                break;
+        case PLAN_OVER_BUDGET_BLOCK:
+                log_cycle(c, LOG_CRIT, MESSAGE_BUDGET_PREPARE, "Stopping %u TDs may take %.0fs, but %s only %.0fs, "
+                          "and %s: the host may sleep with TDs still running. Stopping them longest window first; "
+                          "further sleeps are refused until this fits", plan->n_stop, need, who, limit,
+                          !c->settings.force_off ? "ForceOff=no forbids cutting it short" : "not even forcing every TD off at once fits");
+                break;
+        default:
+                break;
+        }
+}
+
 /* ---- jobs ---- */
 
 void cycle_set_phase(Cycle *c, CyclePhase phase) {

@@ -49,6 +49,7 @@ typedef struct CycleWorld {
         PowerPicture power;
         KernelPolicy kernel_policy;
         bool hook_reachable;            /* the sleep hook can reach us (control socket) */
+        uint64_t inhibit_delay_max_usec;/* logind's InhibitDelayMaxUSec, 0: not known */
 } CycleWorld;
 
 typedef struct CycleOps {

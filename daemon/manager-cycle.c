@@ -77,6 +77,7 @@ int manager_observe(Manager *m, bool apply_policy, CycleWorld *ret) {
         ret->domains = a;
         ret->n_domains = ret->libvirt_connected ? n : 0;
         ret->hook_reachable = manager_has_control_socket(m);
+        ret->inhibit_delay_max_usec = m->logind ? logind_inhibit_delay_max_usec(m->logind) : 0;
         return 0;
 }
 

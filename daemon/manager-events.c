@@ -131,6 +131,8 @@ void manager_on_cycle_phase(Manager *m) {
 
         /* The phase event carries the new status line: no status event for this change. */
         manager_update_status_for_phase(m);
+        if (cycle_phase(m->cycle) == CYCLE_PHASE_IDLE)
+                manager_check_budget_soon(m);   /* the cycle's own stops and starts are over */
         if (!m->varlink)
                 return;
         e = event_new(m, "phase");

@@ -11,9 +11,6 @@
 #include "virt-event.h"
 #include "build-config.h"
 
-/* Margin on top of the stop budget before logind's InhibitDelayMaxUSec is called short. */
-#define INHIBIT_DELAY_MARGIN_USEC (5 * USEC_PER_SEC)
-
 int manager_new(Manager **ret) {
         Manager *m = calloc(1, sizeof(Manager));
 
@@ -42,6 +39,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sigint_source);
         sd_event_source_disable_unref(m->sighup_source);
         sd_event_source_disable_unref(m->status_defer);
+        sd_event_source_disable_unref(m->budget_defer);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         config_done(&m->config);
@@ -53,6 +51,8 @@ Manager *manager_free(Manager *m) {
         free(m->last_status);
         free(m->last_status_details);
         free(m->hold_reason);
+        free(m->budget_key);
+        free(m->budget_block_why);
         free(m);
         return NULL;
 }
@@ -71,22 +71,6 @@ int manager_load_config(Manager *m) {
         config_done(&m->config);
         m->config = c;
         return 0;
-}
-
-/* logind's delay limit must cover a graceful stop plus force-off, or the host sleeps
- * while TDs are still being stopped. */
-static void manager_check_inhibit_delay(Manager *m) {
-        uint64_t have = logind_inhibit_delay_max_usec(m->logind);
-        uint64_t need = config_stop_budget_usec(&m->config) + INHIBIT_DELAY_MARGIN_USEC;
-
-        if (have > 0 && have < need)
-                log_warning("logind's InhibitDelayMaxSec is %.0fs, but stopping TDs may take up to %.0fs "
-                            "(ShutdownTimeoutSec= plus force-off): logind may put the host to sleep with TDs "
-                            "still running. logind reads its drop-ins only when it starts: if tdsleep's "
-                            "(InhibitDelayMaxSec=90) came after that, reboot or run 'systemctl restart "
-                            "systemd-logind' while nobody is logged in; else raise InhibitDelayMaxSec= in "
-                            "/etc/systemd/logind.conf.d/",
-                            (double) have / USEC_PER_SEC, (double) need / USEC_PER_SEC);
 }
 
 int manager_reload(Manager *m, char **ret_error) {
@@ -108,9 +92,9 @@ int manager_reload(Manager *m, char **ret_error) {
         cycle_settings_from_config(&m->config, &settings);
         cycle_set_settings(m->cycle, &settings);
         virt_set_uri(m->virt, manager_libvirt_uri(m));
-        manager_check_inhibit_delay(m);
         manager_refresh_block_lock(m);
         manager_apply_kernel_policy(m, NULL);
+        manager_check_budget(m);
         return 0;
 }
 
@@ -210,7 +194,7 @@ static void manager_on_logind_changed(void *userdata, bool present, bool prepari
         Manager *m = userdata;
 
         if (present) {
-                manager_check_inhibit_delay(m);
+                manager_check_budget_soon(m);
                 manager_refresh_block_lock(m);
                 cycle_on_logind(m->cycle, preparing_for_sleep);
         }
@@ -260,13 +244,16 @@ void manager_refresh_block_lock(Manager *m) {
         }
         if (m->hold_reason)
                 fprintf(f, "Held by the operator: %s", m->hold_reason);
+        if (m->budget_block_why)
+                fprintf(f, "%sTDs cannot be stopped in time: %s", m->hold_reason ? "; " : "", m->budget_block_why);
         m->refusing = 0;
         for (size_t i = 0; i < n; i++) {
                 const Domain *d = domains[i];
 
                 if (!d->active || !domain_refuses(m, d))
                         continue;
-                fprintf(f, "%s%s", !first ? ", " : m->hold_reason ? "; trust domains that refuse sleep: " :
+                fprintf(f, "%s%s", !first ? ", " : m->hold_reason || m->budget_block_why ?
+                        "; trust domains that refuse sleep: " :
                         "Trust domains that do not survive S3/S4 and refuse sleep: ", d->name);
                 first = false;
                 m->refusing++;
@@ -306,6 +293,7 @@ static void manager_on_domain_event(void *userdata, Domain *d, int event, int de
         /* Rebuild the block lock only when a refusing TD may have come or gone. */
         if (m->refusing > 0 || (d->active && domain_refuses(m, d)))
                 manager_refresh_block_lock(m);
+        manager_check_budget_soon(m);
         manager_update_status_soon(m);
 }
 
@@ -313,8 +301,10 @@ static void manager_on_libvirt_changed(void *userdata) {
         Manager *m = userdata;
 
         cycle_on_libvirt(m->cycle, virt_is_connected(m->virt));
-        if (virt_is_connected(m->virt))
+        if (virt_is_connected(m->virt)) {
                 manager_refresh_block_lock(m);
+                manager_check_budget_soon(m);
+        }
         manager_update_status(m);
 }
 

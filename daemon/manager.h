@@ -51,6 +51,9 @@ typedef struct Manager {
         sd_event_source *status_defer;          /* a STATUS update is due this iteration */
         unsigned refusing;                      /* running TDs whose action is refuse */
         KernelPolicy kernel_policy;     /* in force: KernelPolicy= or what auto detected */
+        sd_event_source *budget_defer;          /* a budget check is due this iteration */
+        char *budget_key;                       /* the last check's outcome: warned once per change */
+        char *budget_block_why;                 /* the budget cannot fit: sleep is refused (manager-budget.c) */
         bool exclusive_logged;
 } Manager;
 
@@ -131,6 +134,12 @@ int manager_parse_step(const char *s, SleepStep *ret);
 
 /* The record has no copy on disk (only in systemd's fd store), or none at all. */
 bool manager_record_degraded(const Manager *m);
+
+/* Check the stop budget of every step the host can take against logind's delay: warn
+ * once per change of the outcome, block sleep while nothing fits (manager-budget.c).
+ * _soon: once per loop iteration, for domain events. */
+void manager_check_budget(Manager *m);
+void manager_check_budget_soon(Manager *m);
 
 /* Number of running domains that are protected (TDs by config and metadata). */
 unsigned manager_count_running_tds(Manager *m);

@@ -14,3 +14,8 @@
 #define MESSAGE_CYCLE_DONE      "MESSAGE_ID=1b25a870f43c4ff7a51ea13ac6c4960f"
 #define MESSAGE_RECORD_DEGRADED "MESSAGE_ID=433c33d3fc374336a57488fe8cf8ba7d"
 #define MESSAGE_RECORD_EARLIER_BOOT "MESSAGE_ID=0accbde1aafa4946b1f240938a8890e5"
+/* Stopping the TDs may take longer than logind (or the sleep hook) waits: at start-up and
+ * on every change of the domain set, once per change of the outcome. */
+#define MESSAGE_BUDGET_EXCEEDED "MESSAGE_ID=dbcb4555cace42cc8f5a77643bc3b948"
+/* What a prepare did because its stops would not fit: s2idle, shorter windows, or none. */
+#define MESSAGE_BUDGET_PREPARE  "MESSAGE_ID=920c04e5d3784c7d9249a227b0e94f5e"

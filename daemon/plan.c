@@ -66,50 +66,19 @@ uint64_t plan_stop_timeout_usec(const PlanInput *in, const PlanDomain *d) {
         return d->timeout_usec;
 }
 
-static int cmp_desc(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-
-        return x < y ? 1 : x > y ? -1 : 0;
+bool plan_step_possible(const PowerPicture *p, SleepStep step) {
+        if (step == SLEEP_STEP_SUSPEND)
+                return p->states & SUSPEND_STATES;
+        return can_hibernate(p);
 }
 
-uint64_t plan_stop_budget_usec(const uint64_t *timeouts, size_t n, unsigned parallel, bool force_off) {
-        uint64_t extra = force_off ? PLAN_FORCE_OFF_USEC : 0, worst = 0, *sorted, *lanes;
-        size_t width = parallel == 0 || parallel > n ? n : parallel;
-
-        if (n == 0)
-                return 0;
-        sorted = memdup(timeouts, n * sizeof(uint64_t));
-        lanes = calloc(width, sizeof(uint64_t));
-        if (!sorted || !lanes) {
-                /* No memory for the schedule: one after another is an upper bound. */
-                for (size_t i = 0; i < n; i++)
-                        worst += timeouts[i] + extra;
-                free(sorted);
-                free(lanes);
-                return worst;
-        }
-        /* Longest first, each onto the lane that frees up first: what the engine does
-         * when every TD ignores its shutdown and then needs forcing. */
-        qsort(sorted, n, sizeof(uint64_t), cmp_desc);
-        for (size_t i = 0; i < n; i++) {
-                size_t best = 0;
-
-                for (size_t k = 1; k < width; k++)
-                        if (lanes[k] < lanes[best])
-                                best = k;
-                lanes[best] += sorted[i] + extra;
-        }
-        for (size_t k = 0; k < width; k++)
-                worst = MAX(worst, lanes[k]);
-        free(sorted);
-        free(lanes);
-        return worst;
-}
-
-/* A running TD asks to be kept by steering a suspend to s2idle, and mem_sleep offers it. */
-static bool wants_s2idle(const PlanInput *in, const PowerPicture *p) {
+/* A running TD asks to be kept by steering a suspend to s2idle, and mem_sleep offers it;
+ * or the budget asks for it (for_budget: stopping would not fit the limit). */
+static bool wants_s2idle(const PlanInput *in, const PowerPicture *p, bool for_budget) {
         if (!(p->mem_sleep_available & POWER_MASK(MEM_SLEEP_S2IDLE)) || p->mem_sleep_selected == MEM_SLEEP_S2IDLE)
                 return false;
+        if (for_budget)
+                return true;
         for (size_t i = 0; i < in->n_domains; i++)
                 if (in->domains[i].active && in->domains[i].protected &&
                     in->domains[i].action == SLEEP_ACTION_S2IDLE)
@@ -126,10 +95,18 @@ static PowerPicture effective_picture(const PlanInput *in) {
         return p;
 }
 
+PlanWhen plan_host_when(const PlanInput *in) {
+        PowerPicture p = effective_picture(in);
+
+        if (wants_s2idle(in, &p, false))
+                p.mem_sleep_selected = MEM_SLEEP_S2IDLE;
+        return plan_when_to_act(&p);
+}
+
 /* Decide when and whether TDs survive, and whether to steer first. */
-static void plan_step(const PlanInput *in, Plan *plan) {
+static void plan_step(const PlanInput *in, bool for_budget, Plan *plan) {
         PowerPicture p = effective_picture(in), steered = p;
-        bool wants = wants_s2idle(in, &p);
+        bool wants = wants_s2idle(in, &p, for_budget);
 
         if (wants)
                 steered.mem_sleep_selected = MEM_SLEEP_S2IDLE;
@@ -167,7 +144,8 @@ static DomainVerdict verdict(const PlanInput *in, const Plan *plan, const PlanDo
         return d->action == SLEEP_ACTION_REFUSE ? VERDICT_REFUSE : VERDICT_STOP;
 }
 
-void plan_make(const PlanInput *in, DomainVerdict *verdicts, Plan *ret) {
+/* Verdicts and the budget as configured, steering for the budget or not. */
+static void plan_decide(const PlanInput *in, bool for_budget, DomainVerdict *verdicts, Plan *ret) {
         Plan plan = { .power.mem_sleep_selected = _MEM_SLEEP_INVALID };
         uint64_t *timeouts = calloc(in->n_domains ? in->n_domains : 1, sizeof(uint64_t));
         size_t n_timeouts = 0;
@@ -178,7 +156,7 @@ void plan_make(const PlanInput *in, DomainVerdict *verdicts, Plan *ret) {
                 /* No picture of the kernel's sleep states: when in doubt, TDs are lost. */
                 plan.when = PLAN_WHEN_ACT;
         } else
-                plan_step(in, &plan);
+                plan_step(in, for_budget, &plan);
         for (size_t i = 0; i < in->n_domains; i++) {
                 DomainVerdict v = verdict(in, &plan, &in->domains[i]);
 
@@ -193,4 +171,33 @@ void plan_make(const PlanInput *in, DomainVerdict *verdicts, Plan *ret) {
                                     : UINT64_MAX;
         free(timeouts);
         *ret = plan;
+}
+
+/* Would steering a suspend to s2idle keep every TD of this step (sleep, picture known)? */
+static bool plan_may_steer_for_budget(const PlanInput *in) {
+        Plan p = { .power.mem_sleep_selected = _MEM_SLEEP_INVALID };
+
+        if (in->mode != PLAN_MODE_SLEEP || !in->power)
+                return false;
+        plan_step(in, true, &p);
+        return p.keeps && p.steer_s2idle;
+}
+
+void plan_make(const PlanInput *in, DomainVerdict *verdicts, Plan *ret) {
+        Plan configured;
+
+        plan_decide(in, false, verdicts, ret);
+        plan_budget(in, verdicts, ret);
+        if (ret->fits || !plan_may_steer_for_budget(in))
+                return;
+        /* The safest way out for a suspend: nothing is stopped, the host suspends to idle. */
+        configured = *ret;
+        plan_decide(in, true, verdicts, ret);
+        ret->budget_usec = configured.budget_usec;
+        ret->limit = configured.limit;
+        ret->limit_usec = configured.limit_usec;
+        ret->fits = false;
+        ret->over_budget = PLAN_OVER_BUDGET_S2IDLE;
+        ret->window_max_usec = USEC_INFINITY;
+        ret->planned_usec = 0;
 }
