@@ -240,6 +240,158 @@ static void test_stop_budget(void **state) {
         assert_int_equal(plan_stop_budget_usec(u, 0, 2, true), 0);
 }
 
+#define SEC(x) ((uint64_t) ((x) * USEC_PER_SEC))
+#define SLOW(n, sec) { .uuid = "00000000-0000-0000-0000-0000000000" #n, .name = "slow" #n, .active = true, \
+                       .persistent = true, .protected = true, .action = SLEEP_ACTION_STOP, .timeout_usec = SEC(sec) }
+
+/* Three TDs of 2 min, as in tdsleepd.conf(5)'s example, and a fast one. */
+static const PlanDomain slow[] = { SLOW(11, 120), SLOW(12, 120), SLOW(13, 120), SLOW(14, 5) };
+
+/* The budget against the step's limit, and what a prepare does when it does not fit. */
+static void test_plan_budget(void **state) {
+        static const struct {
+                const char *name;
+                SleepStep step;
+                unsigned states;
+                MemSleep selected;
+                unsigned available;
+                bool swap, force_off;
+                unsigned parallel, n;
+                uint64_t delay;
+                PlanLimit limit;
+                bool fits;
+                PlanOverBudget over;
+                uint64_t budget, window, planned;
+                unsigned n_stop;
+        } cases[] = {
+                { "the man page's example: 2 min, ParallelShutdown=2, InhibitDelayMaxSec=150: cut to 62.5 s",
+                  SLEEP_STEP_HIBERNATE, MEM | DISK, MEM_SLEEP_DEEP, DEEP, true, true, 2, 3, SEC(150),
+                  PLAN_LIMIT_LOGIND, false, PLAN_OVER_BUDGET_SHORTEN, SEC(260), SEC(62.5), SEC(145), 3 },
+                { "the same for a deep suspend with s2idle offered: steered, nothing stopped",
+                  SLEEP_STEP_SUSPEND, MEM | DISK, MEM_SLEEP_DEEP, DEEP | S2IDLE, true, true, 2, 3, SEC(150),
+                  PLAN_LIMIT_LOGIND, false, PLAN_OVER_BUDGET_S2IDLE, SEC(260), USEC_INFINITY, 0, 0 },
+                { "a deep suspend without s2idle: cut", SLEEP_STEP_SUSPEND, MEM, MEM_SLEEP_DEEP, DEEP, false,
+                  true, 2, 3, SEC(150), PLAN_LIMIT_LOGIND, false, PLAN_OVER_BUDGET_SHORTEN, SEC(260), SEC(62.5),
+                  SEC(145), 3 },
+                { "ForceOff=no: nothing can be promised, block", SLEEP_STEP_HIBERNATE, MEM | DISK, MEM_SLEEP_DEEP,
+                  DEEP, true, false, 2, 3, SEC(150), PLAN_LIMIT_LOGIND, false, PLAN_OVER_BUDGET_BLOCK, SEC(240),
+                  USEC_INFINITY, SEC(240), 3 },
+                { "too many for ParallelShutdown=1 and a 25 s delay: not even force-offs fit, block",
+                  SLEEP_STEP_HIBERNATE, MEM | DISK, MEM_SLEEP_DEEP, DEEP, true, true, 1, 4, SEC(25),
+                  PLAN_LIMIT_LOGIND, false, PLAN_OVER_BUDGET_BLOCK, SEC(405), USEC_INFINITY, SEC(405), 4 },
+                { "all at once fits 150 s", SLEEP_STEP_HIBERNATE, MEM | DISK, MEM_SLEEP_DEEP, DEEP, true, true,
+                  0, 4, SEC(150), PLAN_LIMIT_LOGIND, true, PLAN_OVER_BUDGET_NONE, SEC(130), USEC_INFINITY,
+                  SEC(130), 4 },
+                { "logind's delay not known: no limit", SLEEP_STEP_HIBERNATE, MEM | DISK, MEM_SLEEP_DEEP, DEEP,
+                  true, true, 1, 4, 0, PLAN_LIMIT_NONE, true, PLAN_OVER_BUDGET_NONE, SEC(405), USEC_INFINITY,
+                  SEC(405), 4 },
+                { "s2idle selected and hibernation possible: the hook names the step, its 85 s count",
+                  SLEEP_STEP_HIBERNATE, FREEZE | MEM | DISK, MEM_SLEEP_S2IDLE, DEEP | S2IDLE, true, true, 0, 1,
+                  SEC(3600), PLAN_LIMIT_HOOK, false, PLAN_OVER_BUDGET_SHORTEN, SEC(130), SEC(70), SEC(80), 1 },
+                { "the fast TD alone fits the hook", SLEEP_STEP_HIBERNATE, FREEZE | MEM | DISK, MEM_SLEEP_S2IDLE,
+                  DEEP | S2IDLE, true, true, 0, 0, SEC(3600), PLAN_LIMIT_HOOK, true, PLAN_OVER_BUDGET_NONE, SEC(15),
+                  USEC_INFINITY, SEC(15), 1 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                PowerPicture p = picture(cases[i].states, cases[i].selected, cases[i].swap);
+                /* n: the first n slow TDs; 0: only the fast one */
+                const PlanDomain *d = cases[i].n == 0 ? &slow[3] : slow;
+                PlanInput in = input(cases[i].step, &p, d, cases[i].n == 0 ? 1 : cases[i].n);
+                DomainVerdict v[ELEMENTSOF(slow)];
+                Plan plan;
+
+                p.mem_sleep_available = cases[i].available;
+                in.force_off = cases[i].force_off;
+                in.parallel_shutdown = cases[i].parallel;
+                in.inhibit_delay_max_usec = cases[i].delay;
+                print_message("case %zu: %s\n", i, cases[i].name);
+                plan_make(&in, v, &plan);
+                assert_string_equal(plan_limit_to_string(plan.limit), plan_limit_to_string(cases[i].limit));
+                assert_int_equal(plan.fits, cases[i].fits);
+                assert_string_equal(plan_over_budget_to_string(plan.over_budget),
+                                    plan_over_budget_to_string(cases[i].over));
+                assert_int_equal(plan.budget_usec, cases[i].budget);
+                assert_int_equal(plan.window_max_usec, cases[i].window);
+                assert_int_equal(plan.planned_usec, cases[i].planned);
+                assert_int_equal(plan.n_stop, cases[i].n_stop);
+                assert_int_equal(plan.steer_s2idle, cases[i].over == PLAN_OVER_BUDGET_S2IDLE);
+                /* What the engine applies: each window cut to the plan's, never lengthened. */
+                for (size_t k = 0; k < in.n_domains; k++)
+                        assert_int_equal(plan_stop_window_usec(&in, &plan, &d[k]),
+                                         MIN(d[k].timeout_usec, cases[i].window));
+        }
+}
+
+/* A drain waits for no sleep: no limit, whatever logind says. */
+static void test_plan_budget_drain(void **state) {
+        PowerPicture p = picture(MEM | DISK, MEM_SLEEP_DEEP, true);
+        PlanInput in = input(SLEEP_STEP_UNKNOWN, &p, slow, 3);
+        DomainVerdict v[3];
+        Plan plan;
+
+        in.mode = PLAN_MODE_DRAIN;
+        in.parallel_shutdown = 1;
+        in.inhibit_delay_max_usec = SEC(5);
+        plan_make(&in, v, &plan);
+        assert_int_equal(plan.limit, PLAN_LIMIT_NONE);
+        assert_true(plan.fits);
+        assert_int_equal(plan.over_budget, PLAN_OVER_BUDGET_NONE);
+}
+
+/* Stops go out longest window first, ties in table order, then the rest. */
+static void test_stop_order(void **state) {
+        static const PlanDomain d[] = { SLOW(21, 10), SLOW(22, 100), SLOW(23, 50), SLOW(24, 100), SLOW(25, 70) };
+        DomainVerdict v[] = { VERDICT_STOP, VERDICT_STOP, VERDICT_STOP, VERDICT_STOP, VERDICT_KEEP };
+        PowerPicture p = picture(MEM, MEM_SLEEP_DEEP, false);
+        PlanInput in = input(SLEEP_STEP_SUSPEND, &p, d, ELEMENTSOF(d));
+        Plan plan = { .window_max_usec = USEC_INFINITY };
+        size_t order[ELEMENTSOF(d)];
+        static const size_t want[] = { 1, 3, 2, 0, 4 };
+
+        plan_stop_order(&in, &plan, v, order);
+        for (size_t k = 0; k < ELEMENTSOF(d); k++)
+                assert_int_equal(order[k], want[k]);
+}
+
+/* The start-up check looks at every step the host can take and reports the worst. */
+static void test_check_host(void **state) {
+        PowerPicture p = picture(MEM | DISK, MEM_SLEEP_DEEP, true);
+        PlanInput in = input(SLEEP_STEP_UNKNOWN, &p, slow, 3);
+        DomainVerdict v[3];
+        SleepStep step;
+        Plan plan;
+
+        p.mem_sleep_available = DEEP | S2IDLE;
+        in.parallel_shutdown = 2;
+        in.inhibit_delay_max_usec = SEC(150);
+        /* suspend: steered to s2idle; hibernate: cut. The cut is worse. */
+        plan_check_host(&in, v, &plan, &step);
+        assert_int_equal(step, SLEEP_STEP_HIBERNATE);
+        assert_int_equal(plan.over_budget, PLAN_OVER_BUDGET_SHORTEN);
+        /* No swap: only the suspend, steered. */
+        p.has_swap = false;
+        plan_check_host(&in, v, &plan, &step);
+        assert_int_equal(step, SLEEP_STEP_SUSPEND);
+        assert_int_equal(plan.over_budget, PLAN_OVER_BUDGET_S2IDLE);
+        /* ForceOff=no: blocked. */
+        p.has_swap = true;
+        in.force_off = false;
+        plan_check_host(&in, v, &plan, &step);
+        assert_int_equal(plan.over_budget, PLAN_OVER_BUDGET_BLOCK);
+        /* Unreadable /sys/power: the unknown step, taken to lose TDs. */
+        in.power = NULL;
+        plan_check_host(&in, v, &plan, &step);
+        assert_int_equal(step, SLEEP_STEP_UNKNOWN);
+        assert_int_equal(plan.over_budget, PLAN_OVER_BUDGET_BLOCK);
+        /* Nothing possible at all: nothing to check. */
+        p = picture(0, NO_SEL, false);
+        in.power = &p;
+        plan_check_host(&in, v, &plan, &step);
+        assert_int_equal(step, _SLEEP_STEP_INVALID);
+        assert_true(plan.fits);
+}
+
 static void test_string_tables(void **state) {
         static const char *const steps[] = { "suspend", "hibernate", "hybrid-sleep", "suspend-then-hibernate",
                                              "unknown" };
@@ -263,6 +415,10 @@ int main(void) {
                 cmocka_unit_test(test_plan_drain),
                 cmocka_unit_test(test_plan_exclusive),
                 cmocka_unit_test(test_stop_budget),
+                cmocka_unit_test(test_plan_budget),
+                cmocka_unit_test(test_plan_budget_drain),
+                cmocka_unit_test(test_stop_order),
+                cmocka_unit_test(test_check_host),
                 cmocka_unit_test(test_string_tables),
         };
 
