@@ -157,6 +157,9 @@ static void op_observe(void *userdata, CycleWorld *ret) {
                 .power = s->power_known ? s->power : (PowerPicture) { .mem_sleep_selected = _MEM_SLEEP_INVALID },
                 .kernel_policy = s->cfg.kernel_policy,
                 .hook_reachable = s->cfg.hook_reachable,
+                /* The planner cuts windows (or steers) to fit it: the engine must keep
+                 * its invariants with the planned windows too. */
+                .inhibit_delay_max_usec = s->cfg.inhibit_delay_max_usec,
         };
 }
 
