@@ -302,9 +302,7 @@ int show_plan(json_object *reply) {
         show_steps(json_get_array(reply, "steps"));
         printf("%*s: %s%s%s%s\n", KEY_WIDTH, "Keeps TDs", ansi(keeps ? ANSI_GREEN : ANSI_YELLOW), yes_no(keeps),
                ansi_normal(), json_get_bool(reply, "steerS2idle", false) ? " (the suspend is steered to s2idle)" : "");
-        if (!keeps && json_get_int(reply, "stopBudgetUSec", 0) > 0)
-                printf("%*s: up to %.0fs to stop every TD\n", KEY_WIDTH, "Stop budget",
-                       (double) json_get_int(reply, "stopBudgetUSec", 0) / 1e6);
+        show_plan_budgets(reply, KEY_WIDTH);
         if (n == 0)
                 return 0;
         putchar('\n');

@@ -270,6 +270,37 @@ static void plan_add_domains(Manager *m, const CycleWorld *w, const OperationPla
         json_object_object_add(reply, "domains", doms);
 }
 
+static json_object *budget_json(SleepStep step, bool drain, const Plan *plan) {
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "step", json_object_new_string(drain ? "drain" : sleep_step_to_string(step)));
+        json_object_object_add(o, "stops", json_object_new_int((int) plan->n_stop));
+        json_object_object_add(o, "stopBudgetUSec", json_object_new_int64((int64_t) MIN(plan->budget_usec, INT64_MAX)));
+        json_object_object_add(o, "limit", json_object_new_string(plan_limit_to_string(plan->limit)));
+        json_object_object_add(o, "limitUSec", usec_or_null(plan->limit_usec));
+        json_object_object_add(o, "fits", json_object_new_boolean(plan->fits));
+        json_object_object_add(o, "overBudget", json_object_new_string(plan_over_budget_to_string(plan->over_budget)));
+        json_object_object_add(o, "stopWindowMaxUSec", plan->over_budget == PLAN_OVER_BUDGET_SHORTEN ?
+                               json_object_new_int64((int64_t) plan->window_max_usec) : NULL);
+        json_object_object_add(o, "plannedUSec", json_object_new_int64((int64_t) MIN(plan->planned_usec, INT64_MAX)));
+        return o;
+}
+
+/* The budget of each step against its limit, and what a prepare would do about it. */
+static void plan_add_budgets(Manager *m, const OperationPlan *p, bool drain, json_object *reply) {
+        json_object *budgets = json_object_new_array();
+        bool fits = true;
+
+        for (size_t k = 0; k < p->n_steps; k++) {
+                json_object_array_add(budgets, budget_json(p->steps[k], drain, &p->plans[k]));
+                fits = fits && p->plans[k].fits;
+        }
+        json_object_object_add(reply, "inhibitDelayMaxUSec", usec_or_null(logind_inhibit_delay_max_usec(m->logind)));
+        json_object_object_add(reply, "budgetMarginUSec", json_object_new_int64(PLAN_BUDGET_MARGIN_USEC));
+        json_object_object_add(reply, "fits", json_object_new_boolean(fits));
+        json_object_object_add(reply, "budgets", budgets);
+}
+
 int manager_plan_json(Manager *m, const char *operation, json_object **ret) {
         _cleanup_(json_object_putp) json_object *reply = NULL;
         OperationPlan p = { .steps = { SLEEP_STEP_UNKNOWN } };
@@ -303,6 +334,7 @@ int manager_plan_json(Manager *m, const char *operation, json_object **ret) {
         json_object_object_add(reply, "steerS2idle", json_object_new_boolean(steer));
         json_object_object_add(reply, "stopBudgetUSec", json_object_new_int64((int64_t) budget));
         json_object_object_add(reply, "libvirtConnected", json_object_new_boolean(w.libvirt_connected));
+        plan_add_budgets(m, &p, drain, reply);
         plan_add_domains(m, &w, &p, reply);
         operation_plan_done(&p);
         *ret = TAKE_PTR(reply);

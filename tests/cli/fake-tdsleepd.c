@@ -121,6 +121,14 @@ static int vl_list_domains(Varlink *link, json_object *params, VarlinkMethodFlag
         return reply_text(link, "{\"domains\":" DOMAINS "}");
 }
 
+/* The man page's example: three TDs of 2 min, ParallelShutdown=2, logind waits 150 s. */
+#define BUDGETS "\"inhibitDelayMaxUSec\":150000000,\"budgetMarginUSec\":5000000,\"fits\":false," \
+        "\"budgets\":[{\"step\":\"hibernate\",\"stops\":3,\"stopBudgetUSec\":260000000,\"limit\":\"logind\"," \
+        "\"limitUSec\":150000000,\"fits\":false,\"overBudget\":\"shorten\",\"stopWindowMaxUSec\":62500000," \
+        "\"plannedUSec\":145000000},{\"step\":\"suspend\",\"stops\":3,\"stopBudgetUSec\":260000000," \
+        "\"limit\":\"logind\",\"limitUSec\":150000000,\"fits\":false,\"overBudget\":\"s2idle\"," \
+        "\"stopWindowMaxUSec\":null,\"plannedUSec\":0}]"
+
 static int vl_plan(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
         static const char *const known[] = { "suspend", "hibernate", "hybrid_sleep", "suspend_then_hibernate", "drain" };
         static const char *const dashed[] = { "suspend", "hibernate", "hybrid-sleep", "suspend-then-hibernate", "drain" };
@@ -133,7 +141,7 @@ static int vl_plan(Varlink *link, json_object *params, VarlinkMethodFlags flags,
         for (size_t i = 0; i < ELEMENTSOF(known); i++)
                 if (streq(json_object_get_string(op), known[i]) || streq(json_object_get_string(op), dashed[i])) {
                         reply = parse("{\"steps\":[],\"keepsTDs\":false,\"domains\":"
-                                      DOMAINS_WITH(VERDICT("stop"), VERDICT("refuse"), VERDICT("ignore"), VERDICT("ignore")) "}");
+                                      DOMAINS_WITH(VERDICT("stop"), VERDICT("refuse"), VERDICT("ignore"), VERDICT("ignore")) "," BUDGETS "}");
                         json_object_object_add(reply, "operation", json_object_new_string(known[i]));
                         json_object_array_add(json_object_object_get(reply, "steps"),
                                               json_object_new_string(i == 3 ? "suspend" : known[i]));

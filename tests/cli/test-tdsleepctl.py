@@ -255,6 +255,11 @@ class TestHuman(CtlTestCase):
         self.assertRegex(out, r'(?m)^ *Operation: suspend-then-hibernate$')
         self.assertRegex(out, r'(?m)^ *Steps: suspend, hibernate$')
         self.assertRegex(out, r'(?m)^ *Keeps TDs: no$')
+        # the budget against logind's limit, and what a prepare would do about it
+        self.assertRegex(out, r'(?m)^ *Stop budget: hibernate: 3 TDs, up to 260s; logind waits 150s: does not fit$')
+        self.assertRegex(out, r'(?m)^ +-> every graceful window is cut to 62.5s: every TD is down within 145s$')
+        self.assertRegex(out, r'(?m)^ +suspend: 3 TDs, up to 260s; logind waits 150s: does not fit$')
+        self.assertRegex(out, r'(?m)^ +-> the suspend is steered to s2idle instead: no TD is stopped$')
         rows = self.assert_table(out, ['NAME', 'UUID', 'KIND', 'PROTECTED', 'ACTION', 'VERDICT'])
         self.assertEqual([(r[0], r[-1]) for r in rows],
                          [('td-web', 'stop'), ('td-db', 'refuse'), ('plain-vm', 'ignore'), ('broken-vm', 'ignore')])
