@@ -37,8 +37,22 @@ static const char *outcome_text(const Plan *p, bool hypothetical, char *buf, siz
         }
 }
 
+/* How the worst case is made, and what the operator can change. */
+static void budget_how(const Manager *m, const Plan *p, char *how, size_t n_how, char *fix, size_t n_fix) {
+        if (m->config.force_off)
+                snprintf(how, n_how, "their timeouts, ParallelShutdown=%u, %.0fs of force-off each",
+                         m->config.parallel_shutdown, seconds(PLAN_FORCE_OFF_USEC));
+        else
+                snprintf(how, n_how, "their timeouts, ParallelShutdown=%u, ForceOff=no", m->config.parallel_shutdown);
+        snprintf(fix, n_fix, "%sower ShutdownTimeoutSec= or the TDs' shutdown-timeout, or raise ParallelShutdown=%s",
+                 p->limit == PLAN_LIMIT_HOOK ? "L" : "Raise InhibitDelayMaxSec= in /etc/systemd/logind.conf.d/ "
+                 "(logind reads its drop-ins only when it starts: if tdsleep's came after that, reboot or run "
+                 "'systemctl restart systemd-logind' while nobody is logged in), or l",
+                 m->config.force_off ? "" : ", or set ForceOff=yes");
+}
+
 static void budget_warn(Manager *m, const Plan *p, SleepStep step, bool hypothetical) {
-        char what[128], outcome[192], budget[64], limit[64], over[64], step_field[64];
+        char what[128], how[128], fix[512], outcome[192], budget[64], limit[64], over[64], step_field[64];
         const char *fields[] = { MESSAGE_BUDGET_EXCEEDED, budget, limit, over, step_field, NULL };
 
         if (hypothetical)
@@ -46,27 +60,17 @@ static void budget_warn(Manager *m, const Plan *p, SleepStep step, bool hypothet
                          seconds(m->config.shutdown_timeout_usec));
         else
                 snprintf(what, sizeof what, "%u TD%s", p->n_stop, p->n_stop == 1 ? "" : "s");
+        budget_how(m, p, how, sizeof how, fix, sizeof fix);
         snprintf(budget, sizeof budget, "TDSLEEP_BUDGET_USEC=%" PRIu64, p->budget_usec);
         snprintf(limit, sizeof limit, "TDSLEEP_LIMIT_USEC=%" PRIu64, p->limit_usec);
         snprintf(over, sizeof over, "TDSLEEP_OVER_BUDGET=%s", plan_over_budget_to_string(p->over_budget));
         snprintf(step_field, sizeof step_field, "TDSLEEP_STEP=%s", sleep_step_to_string(step));
-        if (p->limit == PLAN_LIMIT_HOOK)
-                log_struct(LOG_WARNING, fields, "The sleep hook waits %.0fs for tdsleepd, but stopping %s for %s may "
-                           "take up to %.0fs (their timeouts, ParallelShutdown=%u, %.0fs of force-off each): %s. "
-                           "Lower ShutdownTimeoutSec= or the TDs' shutdown-timeout, or raise ParallelShutdown=",
-                           seconds(p->limit_usec), what, sleep_step_to_string(step), seconds(p->budget_usec),
-                           m->config.parallel_shutdown, seconds(PLAN_FORCE_OFF_USEC),
-                           outcome_text(p, hypothetical, outcome, sizeof outcome));
-        else
-                log_struct(LOG_WARNING, fields, "logind's InhibitDelayMaxSec is %.0fs, but stopping %s for %s may "
-                           "take up to %.0fs (their timeouts, ParallelShutdown=%u, %.0fs of force-off each), plus "
-                           "%.0fs of margin: %s. Raise InhibitDelayMaxSec= in /etc/systemd/logind.conf.d/ (logind "
-                           "reads its drop-ins only when it starts: if tdsleep's came after that, reboot or run "
-                           "'systemctl restart systemd-logind' while nobody is logged in), or lower "
-                           "ShutdownTimeoutSec=, or raise ParallelShutdown=",
-                           seconds(p->limit_usec), what, sleep_step_to_string(step), seconds(p->budget_usec),
-                           m->config.parallel_shutdown, seconds(PLAN_FORCE_OFF_USEC),
-                           seconds(PLAN_BUDGET_MARGIN_USEC), outcome_text(p, hypothetical, outcome, sizeof outcome));
+        log_struct(LOG_WARNING, fields, "%s %.0fs, but stopping %s for %s may take up to %.0fs (%s), plus %.0fs of "
+                   "margin: %s. %s",
+                   p->limit == PLAN_LIMIT_HOOK ? "The sleep hook waits for tdsleepd for" :
+                   "logind's InhibitDelayMaxSec is", seconds(p->limit_usec), what, sleep_step_to_string(step),
+                   seconds(p->budget_usec), how, seconds(PLAN_BUDGET_MARGIN_USEC),
+                   outcome_text(p, hypothetical, outcome, sizeof outcome), fix);
 }
 
 /* With no TD running, the check is made for one TD with the configured timeout: the
