@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <ctype.h>
-#include <dirent.h>
+#include <inttypes.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "config.h"
+#include "config-files.h"
 #include "macros.h"
 #include "parse-util.h"
 
@@ -71,6 +71,8 @@ void config_done(Config *c) {
 /* ---- value parsers: each returns 0 or a negative errno; the table says what is accepted */
 
 typedef int (*ConfigParseFunc)(const char *rvalue, void *data);
+/* The value in force as a config line would say it; NULL without memory. */
+typedef char *(*ConfigFormatFunc)(const void *data);
 
 static int replace_string(char **s, const char *value) {
         char *copy = strdup(value);
@@ -159,6 +161,54 @@ static int config_parse_kinds(const char *rvalue, void *data) {
         return 0;
 }
 
+/* ---- value formatters, for tdsleepd --cat-config: what a config line would say */
+
+static char *config_format_string(const void *data) {
+        return strdup(*(char *const *) data);
+}
+
+static char *config_format_kernel_policy(const void *data) {
+        return strdup(kernel_policy_to_string(*(const KernelPolicy *) data));
+}
+
+static char *config_format_sleep_action(const void *data) {
+        return strdup(sleep_action_to_string(*(const SleepAction *) data));
+}
+
+static char *config_format_bool(const void *data) {
+        return strdup(*(const bool *) data ? "yes" : "no");
+}
+
+static char *config_format_unsigned(const void *data) {
+        char *s;
+
+        return asprintf(&s, "%u", *(const unsigned *) data) < 0 ? NULL : s;
+}
+
+/* Whole seconds as "90s", anything finer in ms: both parse back to the same value. */
+static char *config_format_timeout(const void *data) {
+        uint64_t usec = *(const uint64_t *) data;
+        char *s;
+
+        if (usec % USEC_PER_SEC == 0)
+                return asprintf(&s, "%" PRIu64 "s", usec / USEC_PER_SEC) < 0 ? NULL : s;
+        return asprintf(&s, "%" PRIu64 ".%03" PRIu64 "s", usec / USEC_PER_SEC,
+                        usec % USEC_PER_SEC / USEC_PER_MSEC) < 0 ? NULL : s;
+}
+
+static char *config_format_kinds(const void *data) {
+        unsigned mask = *(const unsigned *) data;
+        char buf[64] = "";
+
+        for (DomainKind k = DOMAIN_KIND_NONE + 1; k < _DOMAIN_KIND_MAX; k++)
+                if (mask & DOMAIN_KIND_MASK(k)) {
+                        if (buf[0])
+                                strcat(buf, " ");
+                        strcat(buf, domain_kind_to_string(k));
+                }
+        return strdup(buf);
+}
+
 #define TIME_SPAN_EXPECTED "expected a time span > 0 and <= 1h, such as 90, 1.5, 500ms, 2s or 1min"
 #define BOOL_EXPECTED "expected yes, no, true, false, 1, 0, on or off"
 #define UNSIGNED_EXPECTED "expected an integer from 0 to 4096"
@@ -169,33 +219,35 @@ typedef struct ConfigItem {
         ConfigParseFunc parse;
         size_t offset;
         const char *expected;   /* the tail of the error message for a bad value */
+        ConfigFormatFunc format;
 } ConfigItem;
 
 static const ConfigItem config_items[] = {
         { "Manager", "LibvirtURI",         config_parse_uri,           offsetof(Config, libvirt_uri),
-          "expected a libvirt URI without spaces, such as qemu:///system" },
+          "expected a libvirt URI without spaces, such as qemu:///system", config_format_string },
         { "Manager", "KernelPolicy",       config_parse_kernel_policy, offsetof(Config, kernel_policy),
-          "expected auto, exclusive, runtime or none" },
+          "expected auto, exclusive, runtime or none", config_format_kernel_policy },
         { "Manager", "SocketGroup",        config_parse_group,         offsetof(Config, socket_group),
-          "expected a group name" },
+          "expected a group name", config_format_string },
         { "Sleep",   "OnDeepSleep",        config_parse_sleep_action,  offsetof(Config, on_deep_sleep),
-          "expected stop, s2idle or refuse" },
+          "expected stop, s2idle or refuse", config_format_sleep_action },
         { "Sleep",   "ShutdownTimeoutSec", config_parse_timeout,       offsetof(Config, shutdown_timeout_usec),
-          TIME_SPAN_EXPECTED },
+          TIME_SPAN_EXPECTED, config_format_timeout },
         { "Sleep",   "ForceOff",           config_parse_bool,          offsetof(Config, force_off),
-          BOOL_EXPECTED },
+          BOOL_EXPECTED, config_format_bool },
         { "Sleep",   "ParallelShutdown",   config_parse_unsigned,      offsetof(Config, parallel_shutdown),
-          UNSIGNED_EXPECTED },
+          UNSIGNED_EXPECTED, config_format_unsigned },
         { "Sleep",   "RestartAfterResume", config_parse_bool,          offsetof(Config, restart_after_resume),
-          BOOL_EXPECTED },
+          BOOL_EXPECTED, config_format_bool },
         { "Sleep",   "ParallelStart",      config_parse_unsigned,      offsetof(Config, parallel_start),
-          UNSIGNED_EXPECTED },
+          UNSIGNED_EXPECTED, config_format_unsigned },
         { "Sleep",   "StartRetries",       config_parse_unsigned,      offsetof(Config, start_retries),
-          UNSIGNED_EXPECTED },
+          UNSIGNED_EXPECTED, config_format_unsigned },
         { "Sleep",   "ProtectedKinds",     config_parse_kinds,         offsetof(Config, protected_kinds),
-          "expected a list of tdx, sev-snp and sev (separated by spaces or commas), or nothing" },
+          "expected a list of tdx, sev-snp and sev (separated by spaces or commas), or nothing",
+          config_format_kinds },
         { "CPU",     "OnlineCPUs",         config_parse_bool,          offsetof(Config, online_cpus),
-          BOOL_EXPECTED },
+          BOOL_EXPECTED, config_format_bool },
 };
 
 static bool config_section_known(const char *section, size_t n) {
@@ -212,6 +264,51 @@ static const ConfigItem *config_item_lookup(const char *section, const char *key
         return NULL;
 }
 
+/* ---- where each setting came from */
+
+size_t config_n_settings(void) {
+        return ELEMENTSOF(config_items);
+}
+
+void config_origins_free(ConfigOrigin *o) {
+        for (size_t i = 0; o && i < ELEMENTSOF(config_items); i++)
+                free(o[i].file);
+        free(o);
+}
+
+static int origin_set(ConfigOrigin *o, const char *file, unsigned line) {
+        char *copy = strdup(file);
+
+        if (!copy)
+                return -ENOMEM;
+        free(o->file);
+        o->file = copy;
+        o->line = line;
+        return 0;
+}
+
+int config_dump(const Config *c, const ConfigOrigin *origins, FILE *f) {
+        const char *section = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(config_items); i++) {
+                const ConfigItem *item = &config_items[i];
+                _cleanup_(freep) char *value = item->format((const uint8_t *) c + item->offset);
+
+                if (!value)
+                        return -ENOMEM;
+                if (!section || !streq(section, item->section))
+                        fprintf(f, "%s[%s]\n", section ? "\n" : "", item->section);
+                section = item->section;
+                /* The origin on its own line: the output loads as a config again. */
+                if (origins && origins[i].file)
+                        fprintf(f, "# %s:%u\n", origins[i].file, origins[i].line);
+                else
+                        fprintf(f, "# built-in default\n");
+                fprintf(f, "%s=%s\n", item->key, value);
+        }
+        return ferror(f) ? -EIO : 0;
+}
+
 /* ---- the inih glue */
 
 /* One text being parsed. inih gives its handler no line number and reports syntax
@@ -224,6 +321,7 @@ typedef struct ParseContext {
         size_t pos;
         unsigned line;
         Config *config;
+        ConfigOrigin *origins;  /* NULL, or one per item: where each was set last */
         char *error;
         int error_r;
 } ParseContext;
@@ -333,6 +431,8 @@ static int config_handler(void *user, const char *section, const char *name, con
                 return 0;
         }
         r = item->parse(value, (uint8_t *) ctx->config + item->offset);
+        if (r >= 0 && ctx->origins)
+                r = origin_set(&ctx->origins[item - config_items], ctx->filename, ctx->line);
         if (r == -ENOMEM)
                 context_fail(ctx, r, "out of memory");
         else if (r < 0)
@@ -340,13 +440,14 @@ static int config_handler(void *user, const char *section, const char *name, con
         return r >= 0;
 }
 
-static int config_parse_text(Config *c, const char *filename, const char *text, size_t size,
-                             char **ret_error) {
+static int config_parse_text(Config *c, ConfigOrigin *origins, const char *filename, const char *text,
+                             size_t size, char **ret_error) {
         ParseContext ctx = {
                 .filename = filename,
                 .text = text,
                 .size = size,
                 .config = c,
+                .origins = origins,
         };
         int r;
 
@@ -369,7 +470,7 @@ static int config_parse_text(Config *c, const char *filename, const char *text, 
         return 0;
 }
 
-static int config_parse_file(Config *c, const char *path, char **ret_error) {
+static int config_parse_file(Config *c, ConfigOrigin *origins, const char *path, char **ret_error) {
         _cleanup_(freep) char *text = NULL;
         size_t size;
         int r;
@@ -381,102 +482,40 @@ static int config_parse_file(Config *c, const char *path, char **ret_error) {
                 return error_message(ret_error, -EINVAL, "%s: %s", path, "file too large (more than 1 MiB)");
         if (r < 0)
                 return error_message(ret_error, r, "%s: %s", path, strerror(-r));
-        return config_parse_text(c, path, text, size, ret_error);
+        return config_parse_text(c, origins, path, text, size, ret_error);
 }
 
-static int dropin_compare(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static void strv_free_n(char **v, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
-}
-
-static bool dropin_wanted(DIR *d, const struct dirent *de) {
-        size_t n = strlen(de->d_name);
-        struct stat st;
-
-        if (de->d_name[0] == '.' || n <= 5 || !streq(de->d_name + n - 5, ".conf"))
-                return false;
-        /* Follows symlinks: a link to /dev/null masks a drop-in and simply reads empty. */
-        if (fstatat(dirfd(d), de->d_name, &st, 0) < 0)
-                return false;
-        return S_ISREG(st.st_mode) || S_ISCHR(st.st_mode);
-}
-
-/* The *.conf names in dir, sorted bytewise like systemd does. Missing dir: none. */
-static int dropin_list(const char *dir, char ***ret, size_t *ret_n) {
-        _cleanup_(closedirp) DIR *d = NULL;
-        char **names = NULL;
-        size_t n = 0;
-        struct dirent *de;
-
-        d = opendir(dir);
-        if (!d) {
-                *ret = NULL;
-                *ret_n = 0;
-                return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-        }
-        while ((de = readdir(d))) {
-                char **grown;
-
-                if (!dropin_wanted(d, de))
-                        continue;
-                grown = reallocarray(names, n + 1, sizeof(char *));
-                if (!grown || !(grown[n] = strdup(de->d_name))) {
-                        strv_free_n(grown ? grown : names, n);
-                        return -ENOMEM;
-                }
-                names = grown;
-                n++;
-        }
-        qsort(names, n, sizeof(char *), dropin_compare);
-        *ret = names;
-        *ret_n = n;
-        return 0;
-}
-
-static int config_parse_dropins(Config *c, const char *path, char **ret_error) {
-        _cleanup_(freep) char *dir = NULL;
-        char **names = NULL;
-        size_t n = 0;
-        int r;
-
-        if (asprintf(&dir, "%s.d", path) < 0)
-                return -ENOMEM;
-        r = dropin_list(dir, &names, &n);
-        if (r < 0)
-                return error_message(ret_error, r, "%s: %s", dir, strerror(-r));
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                _cleanup_(freep) char *file = NULL;
-
-                if (asprintf(&file, "%s/%s", dir, names[i]) < 0)
-                        r = -ENOMEM;
-                else
-                        r = config_parse_file(c, file, ret_error);
-        }
-        strv_free_n(names, n);
-        return r;
-}
-
-int config_load(const char *path, Config *ret, char **ret_error) {
+int config_load_files(char *const *files, Config *ret, ConfigOrigin **ret_origins, char **ret_error) {
         _cleanup_(config_done) Config c = { .libvirt_uri = NULL };
+        ConfigOrigin *origins = NULL;
         int r;
 
         r = config_init(&c);
         if (r < 0)
                 return r;
-        r = config_parse_file(&c, path, ret_error);
-        if (r < 0)
+        if (ret_origins && !(origins = calloc(ELEMENTSOF(config_items), sizeof(ConfigOrigin))))
+                return -ENOMEM;
+        for (char *const *f = files; r >= 0 && f && *f; f++)
+                r = config_parse_file(&c, origins, *f, ret_error);
+        if (r < 0) {
+                config_origins_free(origins);
                 return r;
-        r = config_parse_dropins(&c, path, ret_error);
-        if (r < 0)
-                return r;
+        }
         *ret = c;
         memset(&c, 0, sizeof(c));
+        if (ret_origins)
+                *ret_origins = origins;
         return 0;
+}
+
+int config_load(const char *path, Config *ret, char **ret_error) {
+        char **files = NULL;
+        int r = config_files_explicit(path, &files, ret_error);
+
+        if (r >= 0)
+                r = config_load_files(files, ret, NULL, ret_error);
+        strv_free(files);
+        return r;
 }
 
 int config_load_string(const char *text, const char *filename, Config *ret, char **ret_error) {
@@ -486,7 +525,7 @@ int config_load_string(const char *text, const char *filename, Config *ret, char
         r = config_init(&c);
         if (r < 0)
                 return r;
-        r = config_parse_text(&c, filename, text, strlen(text), ret_error);
+        r = config_parse_text(&c, NULL, filename, text, strlen(text), ret_error);
         if (r < 0)
                 return r;
         *ret = c;

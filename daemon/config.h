@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "string-table.h"
 
@@ -63,6 +64,25 @@ typedef struct Config {
 int config_init(Config *c);
 /* Free what a Config owns; leaves it zeroed. */
 void config_done(Config *c);
+
+/* Where a setting in force was set last: file and line; file NULL for the default. */
+typedef struct ConfigOrigin {
+        char *file;
+        unsigned line;
+} ConfigOrigin;
+
+/* How many settings there are (one ConfigOrigin each). */
+size_t config_n_settings(void);
+void config_origins_free(ConfigOrigin *o);
+
+/* Load these files, in order, on top of the defaults into *ret (a missing file is
+ * skipped). ret_origins (optional) gets config_n_settings() origins. Errors as for
+ * config_load(); nothing is returned on error. */
+int config_load_files(char *const *files, Config *ret, ConfigOrigin **ret_origins, char **ret_error);
+
+/* The settings in force as an INI text that loads again, each after a comment saying the
+ * file and line it came from (or "built-in default"): what tdsleepd --cat-config prints. */
+int config_dump(const Config *c, const ConfigOrigin *origins, FILE *f);
 
 /* Load path and then path.d/ *.conf (sorted) on top of the defaults into *ret.
  * A missing main file is fine (defaults). On a broken line returns -EINVAL and sets

@@ -5,6 +5,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "config-files.h"
 #include "log.h"
 #include "manager.h"
 #include "policy.h"
@@ -44,6 +45,7 @@ Manager *manager_free(Manager *m) {
         sd_event_unref(m->event);
         config_done(&m->config);
         free(m->config_path);
+        free(m->config_root);
         free(m->state_dir);
         free(m->sysfs_root);
         free(m->libvirt_uri);
@@ -61,10 +63,26 @@ const char *manager_libvirt_uri(const Manager *m) {
         return m->libvirt_uri ? m->libvirt_uri : m->config.libvirt_uri;
 }
 
+int manager_read_config(const Manager *m, Config *ret, ConfigOrigin **ret_origins, char **ret_error) {
+        char **files = NULL;
+        int r = m->config_path ? config_files_explicit(m->config_path, &files, ret_error) :
+                config_files_search(m->config_root, &files, ret_error);
+
+        if (r >= 0)
+                r = config_load_files(files, ret, ret_origins, ret_error);
+        strv_free(files);
+        return r;
+}
+
+/* Where the config comes from, for the log. */
+static const char *manager_config_source(const Manager *m) {
+        return m->config_path ? m->config_path : "the search path (tdsleepd --cat-config shows it)";
+}
+
 int manager_load_config(Manager *m) {
         _cleanup_(freep) char *error = NULL;
         Config c;
-        int r = config_load(m->config_path, &c, &error);
+        int r = manager_read_config(m, &c, NULL, &error);
 
         if (r < 0)
                 return log_error_errno(r, "%s", error ? error : "Failed to load the configuration");
@@ -76,7 +94,7 @@ int manager_load_config(Manager *m) {
 int manager_reload(Manager *m, char **ret_error) {
         _cleanup_(freep) char *error = NULL;
         Config c;
-        int r = config_load(m->config_path, &c, &error);
+        int r = manager_read_config(m, &c, NULL, &error);
 
         if (r < 0) {
                 log_error("Rejected the new configuration, keeping the old one: %s", strna(error));
@@ -88,7 +106,7 @@ int manager_reload(Manager *m, char **ret_error) {
 
         config_done(&m->config);
         m->config = c;
-        log_info("Reloaded the configuration from %s", m->config_path);
+        log_info("Reloaded the configuration from %s", manager_config_source(m));
         cycle_settings_from_config(&m->config, &settings);
         cycle_set_settings(m->cycle, &settings);
         virt_set_uri(m->virt, manager_libvirt_uri(m));

@@ -24,7 +24,8 @@ typedef struct Manager {
         Config config;
 
         /* from the command line */
-        char *config_path;
+        char *config_path;      /* --config: this file and its .d/, instead of the search path */
+        char *config_root;      /* --config-root: the search path below this directory */
         char *state_dir;
         char *sysfs_root;
         char *libvirt_uri;      /* overrides LibvirtURI= when set */
@@ -61,6 +62,9 @@ int manager_new(Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free)
 
+/* Read the config from --config, or from the search path (below --config-root):
+ * Config and, when asked, where each setting came from. Errors as file:line: message. */
+int manager_read_config(const Manager *m, Config *ret, ConfigOrigin **ret_origins, char **ret_error);
 /* Read the config for the first time; errors are logged as file:line: message. */
 int manager_load_config(Manager *m);
 /* Create the loop and every module; connect to the bus, logind and libvirt. */

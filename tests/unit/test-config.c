@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config-files.h"
 #include "test-util.h"
 
 #define CONF "/etc/tdsleep/tdsleepd.conf"
@@ -298,6 +299,135 @@ static void test_file_errors(void **state) {
         rm_rf(dir);
 }
 
+/* ROOT + one of the search path's directories + rel. */
+static int write_in(const char *root, size_t dir, const char *rel, const char *text) {
+        _cleanup_(freep) char *sub = NULL;
+
+        assert_true(asprintf(&sub, "%s/%s", config_search_dirs[dir] + 1, rel) > 0);
+        return write_file(root, sub, text);
+}
+
+static char *in(const char *root, size_t dir, const char *rel) {
+        char *p;
+
+        assert_true(asprintf(&p, "%s%s/%s", root, config_search_dirs[dir], rel) > 0);
+        return p;
+}
+
+#define ETC 0
+#define RUN 1
+#define LOCAL 2
+#define USR 3
+
+/* systemd's rules, as systemd-analyze cat-config lists them: the first main file found
+ * along /etc, /run, /usr/local/lib, /usr/lib; drop-ins of all four by name, the earliest
+ * directory's for a name; a link to /dev/null masks. */
+static void test_search_path(void **state) {
+        _cleanup_(freep) char *root = make_scratch_dir(), *error = NULL, *masked = NULL, *dump = NULL;
+        _cleanup_(config_done) Config c = { .libvirt_uri = NULL };
+        ConfigOrigin *origins = NULL;
+        char **files = NULL;
+        size_t dump_size = 0;
+        FILE *f;
+
+        assert_non_null(root);
+        /* Nothing there: no file, the defaults. */
+        assert_int_equal(config_files_search(root, &files, &error), 0);
+        assert_null(files[0]);
+        assert_int_equal(config_load_files(files, &c, NULL, &error), 0);
+        assert_defaults(&c);
+        config_done(&c);
+        strv_free(files);
+
+        assert_int_equal(write_in(root, USR, "tdsleepd.conf", "[Sleep]\nParallelStart=7\nStartRetries=8\n"), 0);
+        assert_int_equal(write_in(root, RUN, "tdsleepd.conf", "[Sleep]\nParallelStart=6\n"), 0);
+        assert_int_equal(write_in(root, USR, "tdsleepd.conf.d/10-a.conf", "[Sleep]\nParallelShutdown=9\n"), 0);
+        assert_int_equal(write_in(root, ETC, "tdsleepd.conf.d/10-a.conf", "# mine\n[Sleep]\nParallelShutdown=2\n"), 0);
+        assert_int_equal(write_in(root, LOCAL, "tdsleepd.conf.d/05-b.conf", "[Sleep]\nParallelShutdown=1\n"
+                                  "OnDeepSleep=refuse\n"), 0);
+        assert_int_equal(write_in(root, USR, "tdsleepd.conf.d/20-c.conf", "[Sleep]\nForceOff=no\n"), 0);
+        assert_int_equal(write_in(root, ETC, "tdsleepd.conf.d/x", ""), 0);
+        masked = in(root, ETC, "tdsleepd.conf.d/20-c.conf");
+        assert_int_equal(symlink("/dev/null", masked), 0);
+
+        assert_int_equal(config_files_search(root, &files, &error), 0);
+        {
+                _cleanup_(freep) char *m = in(root, RUN, "tdsleepd.conf"), *b = in(root, LOCAL, "tdsleepd.conf.d/05-b.conf"),
+                                     *a = in(root, ETC, "tdsleepd.conf.d/10-a.conf");
+                const char *want[] = { m, b, a, masked, NULL };
+
+                for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                        print_message("file %zu: %s\n", i, strna(files[i]));
+                        assert_true(want[i] ? files[i] && streq(files[i], want[i]) : !files[i]);
+                }
+        }
+        assert_int_equal(config_load_files(files, &c, &origins, &error), 0);
+        assert_int_equal(c.parallel_start, 6);          /* /run's main file, not /usr/lib's */
+        assert_int_equal(c.start_retries, 5);           /* the shadowed main file is not read at all */
+        assert_int_equal(c.parallel_shutdown, 2);       /* /etc's 10-a, after 05-b, not /usr/lib's 10-a */
+        assert_int_equal(c.on_deep_sleep, SLEEP_ACTION_REFUSE);
+        assert_true(c.force_off);                       /* 20-c masked */
+
+        /* --cat-config: each setting with where it came from. */
+        f = open_memstream(&dump, &dump_size);
+        assert_non_null(f);
+        assert_int_equal(config_dump(&c, origins, f), 0);
+        assert_int_equal(fclose(f), 0);
+        print_message("%s", dump);
+        {
+                _cleanup_(freep) char *l1 = NULL, *l2 = NULL;
+
+                assert_true(asprintf(&l1, "\n# %s:3\nParallelShutdown=2\n", files[2]) > 0);
+                assert_true(asprintf(&l2, "\n# %s:2\nParallelStart=6\n", files[0]) > 0);
+                assert_non_null(strstr(dump, l1));
+                assert_non_null(strstr(dump, l2));
+                assert_non_null(strstr(dump, "\n# built-in default\nForceOff=yes\n"));
+                assert_non_null(strstr(dump, "[Manager]\n# built-in default\nLibvirtURI=qemu:///system\n"));
+        }
+        config_origins_free(origins);
+        strv_free(files);
+
+        /* /etc's main file shadows the rest; a drop-in error names its file and line. */
+        assert_int_equal(write_in(root, ETC, "tdsleepd.conf", "[Sleep]\n"), 0);
+        assert_int_equal(write_in(root, RUN, "tdsleepd.conf.d/05-b.conf", "[Sleep]\nForceOff=maybe\n"), 0);
+        assert_int_equal(config_files_search(root, &files, &error), 0);
+        {
+                _cleanup_(freep) char *m = in(root, ETC, "tdsleepd.conf");
+
+                assert_string_equal(files[0], m);
+        }
+        config_done(&c);
+        assert_int_equal(config_load_files(files, &c, NULL, &error), -EINVAL);
+        {
+                _cleanup_(freep) char *b = in(root, RUN, "tdsleepd.conf.d/05-b.conf"), *want = NULL;
+
+                assert_true(asprintf(&want, "%s:2: ForceOff=maybe: expected yes, no, true, false, 1, 0, on or off",
+                                     b) > 0);
+                assert_string_equal(error, want);
+        }
+        strv_free(files);
+        rm_rf(root);
+}
+
+/* A timeout in force prints back as what parses to the same value. */
+static void test_dump_round_trip(void **state) {
+        _cleanup_(config_done) Config c = { .libvirt_uri = NULL }, again = { .libvirt_uri = NULL };
+        _cleanup_(freep) char *dump = NULL, *error = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        assert_int_equal(load("[Sleep]\nShutdownTimeoutSec=1.5\nProtectedKinds=sev,tdx\nForceOff=off\n", &c, &error), 0);
+        f = open_memstream(&dump, &size);
+        assert_int_equal(config_dump(&c, NULL, f), 0);
+        assert_int_equal(fclose(f), 0);
+        assert_non_null(strstr(dump, "\nShutdownTimeoutSec=1.500s\n"));
+        assert_non_null(strstr(dump, "\nProtectedKinds=tdx sev\n"));
+        assert_int_equal(load(dump, &again, &error), 0);
+        assert_int_equal(again.shutdown_timeout_usec, 1500 * USEC_PER_MSEC);
+        assert_int_equal(again.protected_kinds, c.protected_kinds);
+        assert_false(again.force_off);
+}
+
 /* conf/tdsleepd.conf lists every key at its default: loaded as shipped, and with
  * every "#Key=" line uncommented, it must give the built-in defaults. */
 static void test_shipped_config(void **state) {
@@ -350,6 +480,8 @@ int main(void) {
                 cmocka_unit_test(test_dropins),
                 cmocka_unit_test(test_dropin_error),
                 cmocka_unit_test(test_file_errors),
+                cmocka_unit_test(test_search_path),
+                cmocka_unit_test(test_dump_round_trip),
                 cmocka_unit_test(test_shipped_config),
                 cmocka_unit_test(test_string_tables),
         };
