@@ -1129,6 +1129,7 @@ class Daemon:
         self.started_at = None
         self.env = {}        # extra environment for the next start() (e.g. LD_PRELOAD)
         self.released_after = None   # the run whose clean exit emptied the fd store
+        self.config_root = None      # set: --config-root=DIR instead of --config=PATH
 
     @property
     def state_file(self):
@@ -1157,7 +1158,9 @@ class Daemon:
         for k in ("LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID"):
             env.pop(k, None)
         env.update(self.env)
-        argv = [self.binary, "--config=" + self.config, "--state-dir=" + self.state_dir,
+        # config_root: the search path below it (--config-root), instead of one file
+        where = "--config-root=" + self.config_root if self.config_root else "--config=" + self.config
+        argv = [self.binary, where, "--state-dir=" + self.state_dir,
                 "--sysfs-root=" + self.sysfs_root, "--libvirt-uri=" + self.uri,
                 "--socket=" + self.ctl_socket]
         stored = self.notify.stored()

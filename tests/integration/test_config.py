@@ -3,9 +3,10 @@
 import os
 import re
 import signal
+import subprocess
 import unittest
 
-from tdsleeptest import TDSleepTestCase, config_text, now, wait_until
+from tdsleeptest import TDSLEEPD, TDSleepTestCase, config_text, now, wait_until
 
 
 class Config(TDSleepTestCase):
@@ -46,6 +47,67 @@ class Config(TDSleepTestCase):
                            {"10-good.conf": "[Sleep]\nParallelStart=2\n",
                             "50-bad.conf": "[Sleep]\n# comment\nParallelShutdown=-3\n"},
                            "50-bad.conf", 3)
+
+    def test_bad_option_exits_1(self):
+        """As tdsleepd(8) says, and as systemd's daemons do: a failed start, status 1."""
+        r = subprocess.run([TDSLEEPD, "--bogus"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("--bogus", r.stderr)
+
+    def _search_dirs(self):
+        """The search path as tdsleepd --help states it (the first is the build's sysconfdir)."""
+        out = subprocess.run([TDSLEEPD, "--help"], capture_output=True, text=True, timeout=10).stdout
+        m = re.search(r"^The config: (.*): the first$", out, re.M)
+        self.assertIsNotNone(m, out)
+        dirs = m.group(1).split(", ")
+        self.assertEqual(dirs[1:], ["/run/tdsleep", "/usr/local/lib/tdsleep", "/usr/lib/tdsleep"])
+        return dirs
+
+    def _write_under(self, root, d, rel, text):
+        path = os.path.join(root, d.lstrip("/"), rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_search_path_below_root(self):
+        """The main file found first, drop-ins of every directory by name, the earliest
+        directory's for a name: what the daemon applies, what --cat-config shows, and a
+        broken drop-in named by file and line on reload."""
+        etc, run, local, usr = self._search_dirs()
+        root = os.path.join(self.dir, "root-conf")
+        self._write_under(root, usr, "tdsleepd.conf", "[Sleep]\nProtectedKinds=tdx sev\nShutdownTimeoutSec=10s\n")
+        self._write_under(root, local, "tdsleepd.conf.d/50-kinds.conf", "[Sleep]\nProtectedKinds=tdx\n")
+        mine = self._write_under(root, etc, "tdsleepd.conf.d/50-kinds.conf", "[Sleep]\n# both\nProtectedKinds=sev tdx\n")
+        late = self._write_under(root, run, "tdsleepd.conf.d/60-start.conf", "[Sleep]\nParallelStart=2\n")
+        r = subprocess.run([TDSLEEPD, "--config-root=" + root, "--cat-config"], capture_output=True, text=True,
+                           timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(re.findall(r"(?m)^# (/\S+)$", r.stdout)[:3],
+                         [os.path.join(root, usr.lstrip("/"), "tdsleepd.conf"), mine, late])
+        self.assertIn("# %s:3\nProtectedKinds=tdx sev\n" % mine, r.stdout)
+        self.assertIn("# %s:2\nParallelStart=2\n" % late, r.stdout)
+        self.assertIn("# built-in default\nForceOff=yes\n", r.stdout)
+
+        td, sev = self.uniq("td"), self.uniq("sev")
+        self.define_test_domain(td)
+        self.define_test_domain(sev, td=False, sev=True)
+        d = self.daemon()
+        d.config_root = root
+        d.start()
+        self.wait_lock()
+        t0 = now()
+        self.mock.prepare_for_sleep(True)
+        _, st = self.wait_lock_gone(20, lambda: self.states([td, sev]))
+        self.assertEqual(st, {td: "shutoff", sev: "shutoff"}, "/etc's drop-in (sev protected) must win")
+        self.mock.prepare_for_sleep(False)
+        self.wait_lock(10)
+        self.events.wait(sev, "STARTED", 10, since=t0)
+        with open(late, "w") as f:
+            f.write("[Sleep]\nParallelStart=many\n")
+        d.signal(signal.SIGHUP)
+        d.wait_log(re.escape(late) + r":2: ParallelStart=many: expected an integer", 10)
+        self.assertTrue(d.alive())
 
     def test_sighup_with_broken_config_keeps_old_one(self):
         td, sev = self.uniq("td"), self.uniq("sev")
