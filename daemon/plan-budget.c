@@ -105,9 +105,11 @@ void plan_stop_order(const PlanInput *in, const Plan *plan, const DomainVerdict 
         free(e);
 }
 
-/* Does a worst case of budget, plus the margin, end before limit (0: no limit)? */
+/* Does a worst case of budget, plus the margin, end before limit (0: no limit)? Nothing
+ * to stop always does, whatever logind's delay. */
 static bool within(uint64_t budget, uint64_t limit) {
-        return limit == 0 || (limit > PLAN_BUDGET_MARGIN_USEC && budget <= limit - PLAN_BUDGET_MARGIN_USEC);
+        return limit == 0 || budget == 0 ||
+                (limit > PLAN_BUDGET_MARGIN_USEC && budget <= limit - PLAN_BUDGET_MARGIN_USEC);
 }
 
 static PlanLimit step_limit(const PlanInput *in, uint64_t *ret_usec) {
