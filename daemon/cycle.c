@@ -100,7 +100,8 @@ void cycle_log_budget(Cycle *c, const Plan *plan) {
                 log_cycle(c, LOG_CRIT, MESSAGE_BUDGET_PREPARE, "Stopping %u TDs may take %.0fs, but %s only %.0fs, "
                           "and %s: the host may sleep with TDs still running. Stopping them longest window first; "
                           "further sleeps are refused until this fits", plan->n_stop, need, who, limit,
-                          !c->settings.force_off ? "ForceOff=no forbids cutting it short" : "not even forcing every TD off at once fits");
+                          !c->settings.force_off ? "ForceOff=no forbids cutting it short" :
+                          "not even a graceful window of 1s each fits");
                 break;
         default:
                 break;

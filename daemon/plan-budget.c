@@ -24,6 +24,9 @@ DEFINE_STRING_TABLE(plan_over_budget, PlanOverBudget, _PLAN_OVER_BUDGET_MAX)
 
 /* A cut window is a whole number of these: easier to read in the journal. */
 #define CUT_STEP_USEC (100 * USEC_PER_MSEC)
+/* No window is cut below this: shorter is a force-off in all but name (no guest shuts
+ * down in less), and the engine takes a window of 0 for "not known yet". */
+#define CUT_MIN_USEC USEC_PER_SEC
 
 static int cmp_desc(const void *a, const void *b) {
         uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
@@ -147,16 +150,18 @@ static uint64_t budget_cut(const PlanInput *in, const uint64_t *t, size_t n, uin
 }
 
 /* The longest window every TD may keep so that the stops and their force-offs fit the
- * limit (the configured windows do not). false when not even forcing every TD off at
- * once fits: then no cut helps. */
+ * limit (the configured windows do not). false when not even a window of CUT_MIN_USEC
+ * each fits (too many TDs for ParallelShutdown=): then no cut helps. */
 static bool find_cut(const PlanInput *in, const uint64_t *t, size_t n, uint64_t limit, uint64_t *ret_cap) {
         _cleanup_(freep) uint64_t *scratch = calloc(n ? n : 1, sizeof(uint64_t));
-        uint64_t lo = 0, hi = 0, cap;
+        uint64_t lo = CUT_MIN_USEC, hi = 0, cap;
 
-        if (!scratch || !within(budget_cut(in, t, n, 0, scratch), limit))
+        if (!scratch || !within(budget_cut(in, t, n, lo, scratch), limit))
                 return false;
         for (size_t i = 0; i < n; i++)
                 hi = MAX(hi, t[i]);
+        if (hi <= lo)
+                return false;           /* the windows are this short already */
         /* within(lo) holds, within(hi) does not. The worst case grows with the cap in
          * practice, but list scheduling has anomalies: the result is checked again. */
         while (hi - lo > 1) {
@@ -167,7 +172,7 @@ static bool find_cut(const PlanInput *in, const uint64_t *t, size_t n, uint64_t 
                 else
                         hi = mid;
         }
-        cap = lo - lo % CUT_STEP_USEC;
+        cap = MAX(lo - lo % CUT_STEP_USEC, CUT_MIN_USEC);
         *ret_cap = within(budget_cut(in, t, n, cap, scratch), limit) ? cap : lo;
         return true;
 }
