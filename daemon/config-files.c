@@ -142,7 +142,7 @@ static int add_dropins(Strv *files, char *const *dirs, size_t n_dirs, char **ret
 
         for (size_t k = 0; k < n_dirs && r >= 0; k++)
                 r = dropins_add_dir(&l, dirs[k], ret_error);
-        if (r >= 0)
+        if (r >= 0 && l.n > 0)
                 qsort(l.d, l.n, sizeof(Dropin), dropin_compare);
         for (size_t i = 0; i < l.n && r >= 0; i++) {
                 r = strv_push(files, l.d[i].path);
