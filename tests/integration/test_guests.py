@@ -114,6 +114,35 @@ class RealGuests(TDSleepTestCase):
         for n in (A, IGN, IGN2):
             self.events.wait(n, "STARTED", 20, since=t0)
 
+    def test_short_logind_delay_cuts_windows(self):
+        """Two TDs that ignore ACPI, 60 s each, one at a time, but logind waits only 40 s:
+        the planner cuts each window to 7.5 s, so both are forced off by 35 s and logind
+        never goes on with a TD running (tdsleepd.conf(5), THE STOP BUDGET)."""
+        self.pool.use([IGN, IGN2])
+        self.sysfs.write("sys/power/mem_sleep", "[deep]\n")    # no s2idle to steer to
+        self.mock.stop()
+        self.mock.start(delay_max_usec=40_000_000)
+        d = self.qdaemon(ShutdownTimeoutSec="60s", ForceOff="yes", ParallelShutdown="1").start()
+        self.wait_lock()
+        d.wait_log(r"InhibitDelayMaxSec is 40s, but stopping 2 TDs for suspend may take up to 140s.*cuts "
+                   r"every graceful shutdown window to 7\.5s", 10)
+        t0 = now()
+        self.mock.prepare_for_sleep(True)
+        t_gone, st = self.wait_lock_gone(45, lambda: self.qstates([IGN, IGN2]))
+        self.assertEqual(st, {IGN: "shutoff", IGN2: "shutoff"})
+        first, second = sorted((self.events.wait(n, "STOPPED", 5, since=t0) for n in (IGN, IGN2)),
+                               key=lambda e: e[0])
+        self.assertEqual((first[3], second[3]), ("DESTROYED", "DESTROYED"))
+        self.assertGreaterEqual(first[0] - t0, 7.3, "forced off before its cut window ended")
+        self.assertLess(first[0] - t0, 17.5, "the first window was not cut to 7.5 s")
+        self.assertGreaterEqual(second[0] - first[0], 7.3, "ParallelShutdown=1: the second waits for the first")
+        self.assertLess(t_gone - t0, 35, "the cut windows and force-offs must end within the budget")
+        self.assertIn("cutting every graceful shutdown window to 7.5s", d.stderr())
+        self.mock.prepare_for_sleep(False)
+        self.wait_lock(10)
+        for n in (IGN, IGN2):
+            self.events.wait(n, "STARTED", 20, since=t0)
+
     def test_sigkill_while_stopping_then_restart_finishes_cycle(self):
         self.pool.use([A, IGN])
         d = self.qdaemon(ShutdownTimeoutSec="60s", ForceOff="yes").start()
