@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "manager.h"
@@ -139,7 +140,7 @@ void manager_check_budget(Manager *m) {
                 return;
         if (p.over_budget != PLAN_OVER_BUDGET_NONE)
                 budget_warn(m, &p, step, hypothetical);
-        else if (m->budget_key)
+        else if (m->budget_key && strncmp(m->budget_key, "none ", 5) != 0)
                 log_struct(LOG_NOTICE, ((const char *[]) { MESSAGE_BUDGET_EXCEEDED, "TDSLEEP_OVER_BUDGET=none", NULL }),
                            "Stopping the TDs fits the sleep's limit again (up to %.0fs of %.0fs)",
                            seconds(p.budget_usec), seconds(p.limit_usec));
