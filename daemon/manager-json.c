@@ -295,7 +295,8 @@ static void plan_add_budgets(Manager *m, const OperationPlan *p, bool drain, jso
                 json_object_array_add(budgets, budget_json(p->steps[k], drain, &p->plans[k]));
                 fits = fits && p->plans[k].fits;
         }
-        json_object_object_add(reply, "inhibitDelayMaxUSec", usec_or_null(logind_inhibit_delay_max_usec(m->logind)));
+        json_object_object_add(reply, "inhibitDelayMaxUSec",
+                               usec_or_null(m->logind ? logind_inhibit_delay_max_usec(m->logind) : 0));
         json_object_object_add(reply, "budgetMarginUSec", json_object_new_int64(PLAN_BUDGET_MARGIN_USEC));
         json_object_object_add(reply, "fits", json_object_new_boolean(fits));
         json_object_object_add(reply, "budgets", budgets);
