@@ -525,6 +525,35 @@ static void test_found9_started_while_preparing_after_cut_resume(void **state) {
         sim_finish(s);
 }
 
+/* ---- the stop budget (issue 13) ---- */
+
+/* Two TDs that ignore their shutdown, 60 s each, one at a time, and logind waits 40 s, with
+ * no s2idle to steer to: the planner cuts each window to 7.5 s, so both are forced off and
+ * the host sleeps before logind would go on without tdsleepd; both run again after. */
+static void test_budget_cut_windows_fit_logind(void **state) {
+        Sim *s = sim_new(state, 2);
+        uint64_t t0;
+
+        s->cfg.inhibit_delay_max_usec = 40 * SEC;
+        s->cfg.settings.parallel_shutdown = 1;
+        s->power.mem_sleep_available = POWER_MASK(MEM_SLEEP_DEEP);
+        for (unsigned i = 0; i < 2; i++) {
+                s->domains[i].guest = SIM_GUEST_IGNORES;
+                s->domains[i].timeout_usec = 60 * SEC;
+        }
+        sim_boot(s);
+        t0 = s->now;
+        sim_request_sleep(s, SLEEP_STEP_SUSPEND);
+        run_into_sleep(s, 120 * SEC);                   /* I1 is checked as it enters */
+        assert_true(s->host_since - t0 < 40 * SEC);
+        for (unsigned i = 0; i < 2; i++) {
+                assert_false(s->domains[i].active);
+                assert_int_equal(s->domains[i].destroys, 1);
+        }
+        sim_wake(s);
+        sim_finish(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_defect1_sleep_aborted_while_stop_in_flight, teardown),
@@ -550,6 +579,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_found3_stop_while_libvirt_away, teardown),
                 cmocka_unit_test_teardown(test_found7_stopped_by_itself_while_queued_not_started, teardown),
                 cmocka_unit_test_teardown(test_found9_started_while_preparing_after_cut_resume, teardown),
+                cmocka_unit_test_teardown(test_budget_cut_windows_fit_logind, teardown),
         };
 
         log_set_max_level(getenv("SIM_VERBOSE") ? LOG_DEBUG : -1);
