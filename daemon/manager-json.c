@@ -273,7 +273,7 @@ static void plan_add_domains(Manager *m, const CycleWorld *w, const OperationPla
 static json_object *budget_json(SleepStep step, bool drain, const Plan *plan) {
         json_object *o = json_object_new_object();
 
-        json_object_object_add(o, "step", json_object_new_string(drain ? "drain" : sleep_step_to_string(step)));
+        json_object_object_add(o, "step", manager_json_enum(drain ? "drain" : sleep_step_to_string(step)));
         json_object_object_add(o, "stops", json_object_new_int((int) plan->n_stop));
         json_object_object_add(o, "stopBudgetUSec", json_object_new_int64((int64_t) MIN(plan->budget_usec, INT64_MAX)));
         json_object_object_add(o, "limit", json_object_new_string(plan_limit_to_string(plan->limit)));
