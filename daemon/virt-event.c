@@ -1,30 +1,50 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <libvirt/libvirt.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "virt-event.h"
 
 /* libvirt's hook API has no context pointer, so the loop and the tables are file-global.
- * libvirt identifies watches and timers by int ids; we keep them in one list. */
+ * libvirt identifies watches and timers by int ids; we keep them in one list.
+ *
+ * Threads: libvirt calls the hooks from any thread (a worker of the executor that holds
+ * a connection's socket disables and re-enables its watch around its own I/O, and the
+ * last reference to a connection dropped on a worker removes its watches). sd-event is
+ * not thread-safe, so only the loop thread touches it: a hook records what libvirt wants
+ * in the Hook under the lock and marks it dirty; the loop thread applies dirty hooks,
+ * at once when the hook ran on it, else after a write to the wake-up eventfd, as
+ * libvirt's own poll loop does with its wake-up pipe (vireventpoll.c). Callbacks run on
+ * the loop thread without the lock (they call the hooks again); a Hook is freed only on
+ * the loop thread, on the iteration after its removal, so a callback's Hook stays. */
 
 typedef struct Hook {
         int id;
         bool is_timer;
         int fd;                         /* watches */
+        int events;                     /* watches: VIR_EVENT_HANDLE_* wanted */
         int frequency_ms;               /* timers: -1 off, 0 every iteration, >0 period */
-        sd_event_source *source;
+        sd_event_source *source;        /* loop thread only */
         virEventHandleCallback handle_cb;
         virEventTimeoutCallback timeout_cb;
         void *opaque;
         virFreeCallback ff;
+        bool dirty;                     /* to apply on the loop thread */
         bool dying;                     /* removed by libvirt, freed on the next iteration */
         struct Hook *next;
 } Hook;
 
+static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
 static sd_event *hook_loop;
+static pthread_t loop_thread;
+static int wake_fd = -1;
+static sd_event_source *wake_source;
 static Hook *hooks;
 static int next_id = 1;
 
@@ -59,10 +79,24 @@ static int epoll_to_events(uint32_t revents) {
         return e;
 }
 
+/* ---- dispatch (loop thread, without the lock) ---- */
+
 static int on_handle_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Hook *h = userdata;
+        virEventHandleCallback cb;
+        void *opaque;
+        int id, events;
 
-        h->handle_cb(h->id, fd, epoll_to_events(revents), h->opaque);
+        /* What libvirt wants now, not what the source was last set to: a worker may
+         * have taken the socket over since (the change is on its way to the loop). */
+        pthread_mutex_lock(&hook_lock);
+        events = epoll_to_events(revents) & (h->events | VIR_EVENT_HANDLE_ERROR | VIR_EVENT_HANDLE_HANGUP);
+        cb = h->dying || h->events == 0 ? NULL : h->handle_cb;
+        opaque = h->opaque;
+        id = h->id;
+        pthread_mutex_unlock(&hook_lock);
+        if (cb && events != 0)
+                cb(id, fd, events, opaque);
         return 0;
 }
 
@@ -84,25 +118,24 @@ static int timer_arm(Hook *h) {
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Hook *h = userdata;
-        int id = h->id;
+        virEventTimeoutCallback cb;
+        void *opaque;
+        int id;
 
+        pthread_mutex_lock(&hook_lock);
         /* Re-arm first: the callback may update or remove this very timer. */
-        (void) timer_arm(h);
-        h->timeout_cb(id, h->opaque);
+        if (!h->dying)
+                (void) timer_arm(h);
+        cb = h->dying || h->frequency_ms < 0 ? NULL : h->timeout_cb;
+        opaque = h->opaque;
+        id = h->id;
+        pthread_mutex_unlock(&hook_lock);
+        if (cb)
+                cb(id, opaque);
         return 0;
 }
 
-static Hook *hook_new(void) {
-        Hook *h = calloc(1, sizeof(Hook));
-
-        if (!h)
-                return NULL;
-        h->id = next_id++;
-        h->fd = -1;
-        h->next = hooks;
-        hooks = h;
-        return h;
-}
+/* ---- applying what libvirt asked for (loop thread, under the lock) ---- */
 
 static void hook_unlink(Hook *h) {
         for (Hook **p = &hooks; *p; p = &(*p)->next)
@@ -112,70 +145,143 @@ static void hook_unlink(Hook *h) {
                 }
 }
 
-static int add_handle(int fd, int events, virEventHandleCallback cb, void *opaque, virFreeCallback ff) {
-        Hook *h = hook_new();
-        int r;
+/* The opaque's free function runs without the lock and never re-entrantly (libvirt may
+ * remove a watch from inside its own callback): on the next iteration. */
+static int on_deferred_free(sd_event_source *s, void *userdata) {
+        Hook *h = userdata;
 
-        if (!h)
-                return -1;
-        h->fd = fd;
-        h->handle_cb = cb;
-        h->opaque = opaque;
-        h->ff = ff;
-        r = sd_event_add_io(hook_loop, &h->source, fd, events_to_epoll(events), on_handle_io, h);
-        if (r < 0) {
-                hook_unlink(h);
-                free(h);
-                return -1;
-        }
-        if (events == 0)
-                (void) sd_event_source_set_enabled(h->source, SD_EVENT_OFF);
-        return h->id;
-}
-
-static void update_handle(int id, int events) {
-        Hook *h = hook_find(id);
-
-        if (!h || h->is_timer)
-                return;
-        if (events == 0) {
-                (void) sd_event_source_set_enabled(h->source, SD_EVENT_OFF);
-                return;
-        }
-        (void) sd_event_source_set_io_events(h->source, events_to_epoll(events));
-        (void) sd_event_source_set_enabled(h->source, SD_EVENT_ON);
-}
-
-/* libvirt may remove a watch from inside its own callback, and the opaque's free
- * function must not run re-entrantly: free it from a defer source on the next iteration. */
-static void hook_free(Hook *h) {
+        pthread_mutex_lock(&hook_lock);
+        hook_unlink(h);
+        pthread_mutex_unlock(&hook_lock);
         sd_event_source_disable_unref(h->source);
         if (h->ff)
                 h->ff(h->opaque);
         free(h);
+        return 0;
 }
 
-static int on_deferred_free(sd_event_source *s, void *userdata) {
-        Hook *h = userdata;
+static int hook_apply_source(Hook *h) {
+        if (h->source)
+                return 0;
+        if (h->is_timer)
+                /* Accuracy 1 µs, not sd-event's default 250 ms: libvirt delivers queued
+                 * domain events through a 0 ms timeout, and a STOPPED event must not wait. */
+                return sd_event_add_time(hook_loop, &h->source, CLOCK_MONOTONIC, UINT64_MAX, 1, on_timer, h);
+        return sd_event_add_io(hook_loop, &h->source, h->fd, EPOLLIN, on_handle_io, h);
+}
 
-        hook_unlink(h);
-        hook_free(h);
+static void hook_apply(Hook *h) {
+        int r;
+
+        h->dirty = false;
+        if (h->dying) {
+                /* The defer source takes the place of the watch; freeing h frees it too.
+                 * If it cannot be created, h stays on the list and is freed at exit. */
+                h->source = sd_event_source_disable_unref(h->source);
+                if (sd_event_add_defer(hook_loop, &h->source, on_deferred_free, h) < 0 &&
+                    sd_event_get_state(hook_loop) != SD_EVENT_FINISHED)
+                        log_debug("Failed to defer freeing libvirt hook %d", h->id);
+                return;
+        }
+        r = hook_apply_source(h);
+        if (r >= 0 && h->is_timer)
+                r = timer_arm(h);
+        else if (r >= 0 && h->events == 0)
+                r = sd_event_source_set_enabled(h->source, SD_EVENT_OFF);
+        else if (r >= 0) {
+                r = sd_event_source_set_io_events(h->source, events_to_epoll(h->events));
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(h->source, SD_EVENT_ON);
+        }
+        if (r < 0)
+                log_error_errno(r, "Failed to set up libvirt %s %d: %s", h->is_timer ? "timer" : "watch", h->id,
+                                STRERROR(r));
+}
+
+static void hooks_apply_locked(void) {
+        Hook *next;
+
+        for (Hook *h = hooks; h; h = next) {
+                next = h->next;
+                if (h->dirty)
+                        hook_apply(h);
+        }
+}
+
+static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        uint64_t n;
+
+        (void) !read(fd, &n, sizeof n);
+        pthread_mutex_lock(&hook_lock);
+        hooks_apply_locked();
+        pthread_mutex_unlock(&hook_lock);
         return 0;
+}
+
+/* h changed: apply now on the loop thread, else wake it (lock held). */
+static void hook_changed_locked(Hook *h) {
+        static const uint64_t one = 1;
+
+        h->dirty = true;
+        if (pthread_equal(pthread_self(), loop_thread))
+                hook_apply(h);
+        else
+                (void) !write(wake_fd, &one, sizeof one);
+}
+
+/* ---- the hooks (any thread) ---- */
+
+static int hook_add(Hook *template) {
+        Hook *h = malloc(sizeof(Hook));
+        int id;
+
+        if (!h)
+                return -1;
+        *h = *template;
+        pthread_mutex_lock(&hook_lock);
+        id = h->id = next_id++;
+        h->next = hooks;
+        hooks = h;
+        hook_changed_locked(h);
+        pthread_mutex_unlock(&hook_lock);
+        return id;
+}
+
+static int add_handle(int fd, int events, virEventHandleCallback cb, void *opaque, virFreeCallback ff) {
+        return hook_add(&(Hook) {
+                .fd = fd,
+                .events = events,
+                .handle_cb = cb,
+                .opaque = opaque,
+                .ff = ff,
+        });
+}
+
+static void update_handle(int id, int events) {
+        Hook *h;
+
+        pthread_mutex_lock(&hook_lock);
+        h = hook_find(id);
+        if (h && !h->is_timer) {
+                h->events = events;
+                hook_changed_locked(h);
+        }
+        pthread_mutex_unlock(&hook_lock);
 }
 
 static int hook_remove(int id, bool timer) {
-        Hook *h = hook_find(id);
+        Hook *h;
+        int r = -1;
 
-        if (!h || h->is_timer != timer)
-                return -1;
-        h->dying = true;
-        h->source = sd_event_source_disable_unref(h->source);
-        /* The defer source takes the place of the watch; freeing h frees it too. If it
-         * cannot be created, h stays on the list and is freed at exit. */
-        if (sd_event_add_defer(hook_loop, &h->source, on_deferred_free, h) < 0 &&
-            sd_event_get_state(hook_loop) != SD_EVENT_FINISHED)
-                log_debug("Failed to defer freeing libvirt hook %d", id);
-        return 0;
+        pthread_mutex_lock(&hook_lock);
+        h = hook_find(id);
+        if (h && h->is_timer == timer) {
+                h->dying = true;
+                hook_changed_locked(h);
+                r = 0;
+        }
+        pthread_mutex_unlock(&hook_lock);
+        return r;
 }
 
 static int remove_handle(int id) {
@@ -183,37 +289,26 @@ static int remove_handle(int id) {
 }
 
 static int add_timeout(int frequency, virEventTimeoutCallback cb, void *opaque, virFreeCallback ff) {
-        Hook *h = hook_new();
-        int r;
-
-        if (!h)
-                return -1;
-        h->is_timer = true;
-        h->frequency_ms = frequency;
-        h->timeout_cb = cb;
-        h->opaque = opaque;
-        h->ff = ff;
-        /* Accuracy 1 µs, not sd-event's default 250 ms: libvirt delivers queued domain
-         * events through a 0 ms timeout, and a STOPPED event must not wait. */
-        r = sd_event_add_time(hook_loop, &h->source, CLOCK_MONOTONIC, UINT64_MAX, 1, on_timer, h);
-        if (r >= 0)
-                r = timer_arm(h);
-        if (r < 0) {
-                h->source = sd_event_source_disable_unref(h->source);
-                hook_unlink(h);
-                free(h);
-                return -1;
-        }
-        return h->id;
+        return hook_add(&(Hook) {
+                .is_timer = true,
+                .fd = -1,
+                .frequency_ms = frequency,
+                .timeout_cb = cb,
+                .opaque = opaque,
+                .ff = ff,
+        });
 }
 
 static void update_timeout(int id, int frequency) {
-        Hook *h = hook_find(id);
+        Hook *h;
 
-        if (!h || !h->is_timer)
-                return;
-        h->frequency_ms = frequency;
-        (void) timer_arm(h);
+        pthread_mutex_lock(&hook_lock);
+        h = hook_find(id);
+        if (h && h->is_timer) {
+                h->frequency_ms = frequency;
+                hook_changed_locked(h);
+        }
+        pthread_mutex_unlock(&hook_lock);
 }
 
 static int remove_timeout(int id) {
@@ -221,17 +316,41 @@ static int remove_timeout(int id) {
 }
 
 int virt_event_register(sd_event *e) {
+        int r;
+
         hook_loop = e;
+        loop_thread = pthread_self();
+        wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (wake_fd < 0)
+                return -errno;
+        r = sd_event_add_io(e, &wake_source, wake_fd, EPOLLIN, on_wake, NULL);
+        if (r < 0)
+                return r;
         virEventRegisterImpl(add_handle, update_handle, remove_handle,
                              add_timeout, update_timeout, remove_timeout);
         return 0;
 }
 
 void virt_event_unregister(void) {
-        while (hooks) {
-                Hook *h = hooks;
+        Hook *list;
 
-                hooks = h->next;
-                hook_free(h);
+        /* At exit, after the executor's workers are gone: the free functions run
+         * without the lock (they may call the hooks). */
+        pthread_mutex_lock(&hook_lock);
+        list = hooks;
+        hooks = NULL;
+        pthread_mutex_unlock(&hook_lock);
+        while (list) {
+                Hook *h = list;
+
+                list = h->next;
+                sd_event_source_disable_unref(h->source);
+                if (h->ff)
+                        h->ff(h->opaque);
+                free(h);
         }
+        wake_source = sd_event_source_disable_unref(wake_source);
+        if (wake_fd >= 0)
+                close(wake_fd);
+        wake_fd = -1;
 }
