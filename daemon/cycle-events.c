@@ -192,12 +192,22 @@ void cycle_on_domain(Cycle *c, const PlanDomain *d, bool started) {
 
         if (started)
                 (void) cycle_unseen_start_remove(c, d->uuid);
+        if (started && j && j->in_flight != EFFECT_NONE)
+                j->start_seen = true;   /* it runs, whatever the request's result says */
+        if (started && j && j->stop_seen) {
+                /* Stopped while our request was in flight, and started again (by someone):
+                 * whoever stopped it, it runs now, like a stopped TD that runs again. */
+                j->stop_seen = false;
+                j->stale = true;
+                job_domain(c, j)->started = true;
+                job_set_state(c, j, JOB_DROPPED);
+        }
         if (stale)
                 log_debug("Ignoring a STOPPED event of %s sent before tdsleepd started it", d->name);
         else if (!started) {
                 if (j)
                         job_on_stopped(c, j);
-        } else if (j && IN_SET(j->state, JOB_START_PENDING, JOB_START_RETRY) &&
+        } else if (j && IN_SET(j->state, JOB_START_PENDING, JOB_START_RETRY) && j->in_flight != EFFECT_START &&
                    c->record.phase == CYCLE_PHASE_RESUMING) {
                 log_job(c, j, LOG_INFO, MESSAGE_TD_STARTED, "TD %s was started by someone else", d->name);
                 job_domain(c, j)->started = true;
@@ -289,6 +299,13 @@ static void cycle_reconcile(Cycle *c) {
                 job_reconcile(c, &c->jobs[i], &w);
         for (size_t i = 0; i < c->record.n_domains; i++)
                 c->jobs[i].ran_again = false;   /* what happened while taken over is settled */
+        /* A STARTED lost with the connection (a start of ours whose result came while
+         * libvirt was away, someone's): while a sleep is prepared, the planner decides. */
+        if (IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_READY) &&
+            (c->sleep_planned || c->record.drained))
+                for (size_t i = 0; i < w.n_domains; i++)
+                        if (w.domains[i].active)
+                                cycle_replan_domain(c, &w.domains[i]);
         cycle_kick_stops(c);
         cycle_check_prepared(c);
         cycle_kick_starts(c);
@@ -307,6 +324,64 @@ void cycle_on_libvirt(Cycle *c, bool connected) {
         RETURN_SETTLED(c);
 }
 
+/* ---- results of requests ---- */
+
+/* Its STARTED came while a stop request was in flight, and that request's result was
+ * handled as if nothing ran: if it runs, it is handled as a TD that started now. */
+static void job_ran_during_request(Cycle *c, Job *j) {
+        const PlanDomain *d;
+        CycleWorld w;
+
+        c->ops->observe(c->userdata, &w);
+        d = world_find(&w, job_domain(c, j)->uuid);
+        if (!d || !d->active)
+                return;
+        if (j->state == JOB_STOPPED)
+                job_running_again(c, j, d);
+        else if (IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_READY) &&
+                 (c->sleep_planned || c->record.drained))
+                cycle_replan_domain(c, d);
+}
+
+static Job *cycle_find_request(Cycle *c, uint64_t request) {
+        for (size_t i = 0; i < c->record.n_domains; i++)
+                if (c->jobs[i].in_flight != EFFECT_NONE && c->jobs[i].request == request)
+                        return &c->jobs[i];
+        return NULL;
+}
+
+void cycle_on_effect_done(Cycle *c, uint64_t request, int result, const char *error) {
+        Job *j = cycle_find_request(c, request);
+        Effect effect;
+        bool ran;
+
+        if (!j)
+                RETURN_SETTLED(c);      /* its job is gone (the cycle ended): nothing to decide */
+        effect = j->in_flight;
+        ran = j->start_seen && effect != EFFECT_START;
+        j->in_flight = EFFECT_NONE;
+        if (j->stale)
+                j->stale = false;
+        else if (effect == EFFECT_SHUTDOWN)
+                job_shutdown_done(c, j, result, error);
+        else if (effect == EFFECT_DESTROY)
+                job_destroy_done(c, j, result, error);
+        else
+                job_start_done(c, j, result, error);
+        if (ran)
+                job_ran_during_request(c, j);
+        if (j->timer_due && j->in_flight == EFFECT_NONE) {
+                j->timer_due = false;
+                if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING) && j->deadline_usec == USEC_INFINITY)
+                        j->deadline_usec = cycle_now(c);        /* the timer that fired meanwhile */
+        }
+        cycle_kick_stops(c);
+        cycle_check_prepared(c);
+        cycle_kick_starts(c);
+        cycle_check_resumed(c);
+        RETURN_SETTLED(c);
+}
+
 /* ---- time ---- */
 
 void cycle_on_timer(Cycle *c) {
@@ -321,6 +396,7 @@ void cycle_on_timer(Cycle *c) {
                 if (j->deadline_usec > now)
                         continue;
                 j->deadline_usec = USEC_INFINITY;
+                j->held = false;
                 if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING) && !observed) {
                         c->ops->observe(c->userdata, &w);       /* once, for every job due */
                         observed = true;
@@ -332,8 +408,7 @@ void cycle_on_timer(Cycle *c) {
         }
         cycle_kick_stops(c);
         cycle_check_prepared(c);
-        if (c->next_batch_usec <= now || cycle_count(c, JOB_START_PENDING) > 0)
-                cycle_kick_starts(c);
+        cycle_kick_starts(c);
         cycle_check_resumed(c);
         RETURN_SETTLED(c);
 }

@@ -6,11 +6,32 @@
 
 #include "cycle.h"
 
+/* The request a job has with libvirt, at most one at a time. */
+typedef enum Effect {
+        EFFECT_NONE,
+        EFFECT_SHUTDOWN,
+        EFFECT_DESTROY,
+        EFFECT_START,
+} Effect;
+
 typedef struct Job {
         JobState state;
+        Effect in_flight;               /* submitted, its result not seen yet */
+        uint64_t request;               /* the id of the request in flight */
+        uint64_t submitted_usec;
+        bool held;                      /* libvirt went away under a request: not submitted
+                                         * again before the job's timer (a reconnect may be
+                                         * on its way; a retry at once could spin) */
+        bool stale;                     /* the request in flight no longer matters: its
+                                         * result only ends it */
+        bool timer_due;                 /* its timer fired while a request was in flight */
+        bool stop_seen;                 /* it stopped while its stop request was in flight */
+        bool start_seen;                /* its STARTED came while its start was in flight */
+        bool stop_after_start;          /* planned for a stop while its start was in flight */
+        bool stop_after_start_drained;
         uint64_t timeout_usec;          /* the graceful stop's window */
         uint64_t deadline_usec;         /* the job's timer; USEC_INFINITY: none */
-        uint64_t began_usec;            /* when its current request reached libvirt */
+        uint64_t began_usec;            /* when libvirt took its current request (its result came) */
         bool delivered;                 /* a shutdown reached libvirt in this cycle */
         bool stopped;                   /* it reached STOPPED through us */
         bool forced;
@@ -41,7 +62,7 @@ struct Cycle {
         uint64_t began_usec;            /* this half (prepare or resume) began */
         uint64_t prepare_usec;          /* how long the prepare took */
         uint64_t saved_usec;            /* last save while starting */
-        uint64_t next_batch_usec;       /* the next batch of starts; USEC_INFINITY: none */
+        uint64_t requests;              /* the last request id handed out */
         uint64_t armed_usec;            /* what the timer is armed for */
         /* TDs tdsleepd started whose STARTED event has not come yet: a STOPPED event for
          * one of them was sent before the start (libvirt keeps events in order), and
@@ -86,7 +107,28 @@ void cycle_log_budget(Cycle *c, const Plan *plan);
 /* Log about the cycle, with its id (and message_id when not NULL). */
 void log_cycle(Cycle *c, int level, const char *message_id, const char *fmt, ...) _printf_(4, 5);
 
+/* libvirt went away under a request: the job looks again this much later (libvirt may be
+ * back by then; the reconnect looks again anyway), not at once, which could spin. */
+#define RESEND_USEC (100 * USEC_PER_MSEC)
+
+/* Submit effect for j (CycleOps); 0, or -ENOTCONN when nothing was submitted. */
+int job_submit(Cycle *c, Job *j, Effect effect);
+/* libvirt went away under j's request: look again at its timer, after delay. */
+void job_hold(Cycle *c, Job *j, uint64_t at_usec);
+/* Does any job have a request in flight? */
+bool cycle_any_in_flight(const Cycle *c);
+
+/* cycle-stop-requests.c */
+/* Submit the graceful shutdown (recorded as sent first when it is a retry). */
+void job_send_shutdown(Cycle *c, Job *j);
+/* Force it off (ForceOff=no: leave it running, and say so). */
+void job_force(Cycle *c, Job *j);
+void job_shutdown_done(Cycle *c, Job *j, int r, const char *error);
+void job_destroy_done(Cycle *c, Job *j, int r, const char *error);
+
 /* cycle-stop.c */
+/* Turn a job that was started (or is to be) into a stop job again. */
+void job_stop_again(Cycle *c, Job *j, uint64_t timeout_usec, bool drained);
 void cycle_act(Cycle *c, PlanMode mode, SleepStep step);
 void cycle_replan_domain(Cycle *c, const PlanDomain *d);
 bool cycle_kick_stops(Cycle *c);
@@ -103,4 +145,5 @@ void cycle_kick_starts(Cycle *c);
 void cycle_check_resumed(Cycle *c);
 void job_plan_start(Cycle *c, Job *j);
 void job_start_timer(Cycle *c, Job *j);
+void job_start_done(Cycle *c, Job *j, int r, const char *error);
 bool job_in_resume(const Cycle *c, const Job *j);

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <strings.h>
+
 #include "cycle-internal.h"
 #include "log.h"
 #include "messages.h"
@@ -15,7 +17,10 @@ void job_plan_start(Cycle *c, Job *j) {
                 return;
         switch (j->state) {
         case JOB_STOP_PENDING:
-                job_set_state(c, j, JOB_DROPPED);       /* never touched */
+                /* Its shutdown on the way cannot be withdrawn: its result decides (a
+                 * request that went out is watched like any the sleep outlived). */
+                if (j->in_flight == EFFECT_NONE)
+                        job_set_state(c, j, JOB_DROPPED);       /* never touched */
                 break;
         case JOB_STOPPED:
                 if (j->ran_again) {
@@ -51,7 +56,6 @@ void job_plan_start(Cycle *c, Job *j) {
 
 void cycle_begin_resume(Cycle *c) {
         c->began_usec = cycle_now(c);
-        c->next_batch_usec = USEC_INFINITY;
         cycle_set_phase(c, CYCLE_PHASE_RESUMING);
         for (size_t i = 0; i < c->record.n_domains; i++)
                 job_plan_start(c, &c->jobs[i]);
@@ -93,14 +97,83 @@ static void job_start_failed(Cycle *c, Job *j, const char *error) {
         job_set_state(c, j, JOB_START_FAILED);
 }
 
-static void job_start(Cycle *c, Job *j) {
-        StateDomain *sd = job_domain(c, j);
-        const char *error = NULL;
-        uint64_t t = cycle_now(c);
-        int r = c->ops->start(c->userdata, sd, &error);
+/* Submit the start. Its STARTED event may come before its result: the event of a
+ * start of ours is expected from the submission on (a STOPPED before it is stale). */
+static void job_start(Cycle *c, Job *j, const CycleWorld *w) {
+        /* Runs already (someone started it): a start on its way could land after it
+         * stopped again, and start what is not ours. */
+        if (w->libvirt_connected && cycle_world_running(w, job_domain(c, j)->uuid)) {
+                j->attempts++;
+                log_job(c, j, LOG_INFO, MESSAGE_TD_STARTED, "TD %s is already running", job_domain(c, j)->name);
+                job_domain(c, j)->started = true;
+                job_set_state(c, j, JOB_DROPPED);
+                return;
+        }
+        if (job_submit(c, j, EFFECT_START) < 0)
+                return;                 /* libvirt is away: stays pending until it is back */
+        cycle_unseen_start_add(c, job_domain(c, j)->uuid);
+}
 
-        if (r == -ENOTCONN)
-                return;                 /* stays pending until libvirt is back */
+/* Planned for a stop while its start was on its way: stop it now if it runs. */
+static void job_start_then_stop(Cycle *c, Job *j, int r) {
+        CycleWorld w;
+
+        j->stop_after_start = false;
+        if (r != 0 && r != -EALREADY)
+                c->ops->observe(c->userdata, &w);       /* it may run anyway: someone started it */
+        if (r == 0 || r == -EALREADY || (w.libvirt_connected && cycle_world_running(&w, job_domain(c, j)->uuid))) {
+                job_domain(c, j)->started = true;
+                job_stop_again(c, j, j->timeout_usec, j->stop_after_start_drained);
+        }
+}
+
+/* A start of ours landed while a sleep is prepared (or drained): the TD runs now, and
+ * libvirt's table may not say so yet (its STARTED is on the way). The planner decides. */
+static void job_started_while_preparing(Cycle *c, Job *j) {
+        const char *uuid = job_domain(c, j)->uuid;
+        CycleWorld w;
+
+        if (!IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_READY) ||
+            !(c->sleep_planned || c->record.drained))
+                return;
+        c->ops->observe(c->userdata, &w);
+        if (!w.libvirt_connected && c->sleep_planned) {
+                /* It runs, and nobody can stop it now: the prepare waits for libvirt, as
+                 * one that began without it does (the reconnect plans again). */
+                log_job(c, j, LOG_WARNING, NULL, "TD %s started while a sleep is prepared, and libvirt went "
+                        "away: waiting for libvirt to stop it", job_domain(c, j)->name);
+                if (!c->awaiting_libvirt)       /* (else the step awaited is known) */
+                        c->awaited_step = c->record.step;
+                c->awaiting_libvirt = true;
+                return;
+        }
+        for (size_t i = 0; i < w.n_domains; i++)
+                if (strcasecmp(w.domains[i].uuid, uuid) == 0) {
+                        PlanDomain d = w.domains[i];
+
+                        d.active = true;
+                        cycle_replan_domain(c, &d);
+                        return;
+                }
+}
+
+/* The start's result. */
+void job_start_done(Cycle *c, Job *j, int r, const char *error) {
+        StateDomain *sd = job_domain(c, j);
+
+        if (r != 0 && j->start_seen)
+                r = -EALREADY;          /* it runs: someone else's start, or ours whose answer was lost */
+        if (r != 0 && r != -EALREADY)
+                (void) cycle_unseen_start_remove(c, sd->uuid);
+        if (j->state != JOB_START_PENDING) {    /* settled meanwhile (a reconnect saw it run) */
+                if (j->stop_after_start)
+                        job_start_then_stop(c, j, r);
+                return;
+        }
+        if (r == -ENOTCONN) {
+                job_hold(c, j, cycle_now(c) + RESEND_USEC);
+                return;                 /* pending: submitted again once its timer fires */
+        }
         j->attempts++;
         if (r == -EALREADY) {
                 log_job(c, j, LOG_INFO, MESSAGE_TD_STARTED, "TD %s is already running", sd->name);
@@ -115,44 +188,58 @@ static void job_start(Cycle *c, Job *j) {
                 job_start_failed(c, j, error);
         else {
                 log_job(c, j, LOG_INFO, MESSAGE_TD_STARTED, "Started TD %s again (%.2fs)", sd->name,
-                        (double) (cycle_now(c) - t) / USEC_PER_SEC);
+                        (double) (cycle_now(c) - j->submitted_usec) / USEC_PER_SEC);
                 sd->started = true;
-                cycle_unseen_start_add(c, sd->uuid);
+                /* A STARTED that came while it was in flight is taken as ours (it nearly
+                 * always is: libvirt sends it before the call returns). Only someone
+                 * else's start and a stop, both inside the flight, would make it theirs;
+                 * then a STOPPED still to come is taken for a stop of this run. */
                 job_set_error(j, NULL);
                 job_set_state(c, j, JOB_STARTED);
         }
-}
-
-/* Start up to ParallelStart= TDs, then let the loop breathe before the next batch:
- * libvirt's start call returns once the guest runs, so a batch is a burst of calls. */
-void cycle_kick_starts(Cycle *c) {
-        unsigned max = c->settings.parallel_start, n = 0;
-        uint64_t t0 = cycle_now(c);
-
-        c->next_batch_usec = USEC_INFINITY;
-        if (c->record.phase != CYCLE_PHASE_RESUMING)
-                return;
-        for (size_t i = 0; i < c->record.n_domains; i++) {
-                Job *j = &c->jobs[i];
-
-                if (j->state != JOB_START_PENDING)
-                        continue;
-                /* Back to the loop after ParallelStart= starts, and after a second at most
-                 * whatever it says: bus replies, the watchdog and the socket wait meanwhile. */
-                if ((max > 0 && n >= max) || (n > 0 && cycle_now(c) - t0 > USEC_PER_SEC)) {
-                        c->next_batch_usec = cycle_now(c);
-                        break;
-                }
-                job_start(c, j);
-                if (j->state == JOB_START_PENDING)
-                        break;          /* libvirt is away: the rest waits for it */
-                n++;
-        }
+        if (j->stop_after_start)
+                job_start_then_stop(c, j, r);
+        else if (r == 0)
+                job_started_while_preparing(c, j);
         /* The started flags, at most once a second (a save of a thousand TDs' XML costs
          * tens of ms). A crash between two saves cannot start a TD twice by itself: libvirt
          * refuses to start a running domain, and the restarted daemon drops those. */
-        if (n > 0 && cycle_now(c) - c->saved_usec > USEC_PER_SEC)
+        if (sd->started && cycle_now(c) - c->saved_usec > USEC_PER_SEC)
                 (void) cycle_save(c);
+}
+
+static unsigned cycle_starts_in_flight(const Cycle *c) {
+        unsigned n = 0;
+
+        for (size_t i = 0; i < c->record.n_domains; i++)
+                n += c->jobs[i].in_flight == EFFECT_START;
+        return n;
+}
+
+/* Submit starts until ParallelStart= are in flight (0: no limit). Each result makes room
+ * for the next (cycle_on_effect_done kicks again). */
+void cycle_kick_starts(Cycle *c) {
+        unsigned max = c->settings.parallel_start, n = cycle_starts_in_flight(c);
+        bool observed = false;
+        CycleWorld w;
+
+        if (c->record.phase != CYCLE_PHASE_RESUMING)
+                return;
+        for (size_t i = 0; i < c->record.n_domains && (max == 0 || n < max); i++) {
+                Job *j = &c->jobs[i];
+
+                if (j->state != JOB_START_PENDING || j->in_flight != EFFECT_NONE || j->held)
+                        continue;
+                if (!observed)
+                        c->ops->observe(c->userdata, &w);
+                observed = true;
+                job_start(c, j, &w);
+                if (j->state == JOB_DROPPED)
+                        continue;
+                if (j->in_flight == EFFECT_NONE)
+                        break;          /* libvirt is away: the rest waits for it */
+                n++;
+        }
 }
 
 /* A start retry's backoff is over. */
@@ -161,7 +248,7 @@ void job_start_timer(Cycle *c, Job *j) {
 }
 
 static bool job_resume_busy(const Cycle *c, const Job *j) {
-        if (IN_SET(j->state, JOB_START_PENDING, JOB_START_RETRY))
+        if (IN_SET(j->state, JOB_START_PENDING, JOB_START_RETRY) || j->in_flight != EFFECT_NONE)
                 return true;
         return job_in_resume(c, j) && IN_SET(j->state, JOB_STOPPING, JOB_FORCING);
 }

@@ -23,20 +23,11 @@ void cycle_plan_input(const Cycle *c, const CycleWorld *w, PlanMode mode, SleepS
         };
 }
 
-/* A destroy libvirt refuses is tried this often, this far apart, before the TD counts as
- * failed to stop. */
-#define DESTROY_ATTEMPTS 3
-#define DESTROY_RETRY_USEC USEC_PER_SEC
-
 static double seconds(uint64_t usec) {
         return (double) usec / USEC_PER_SEC;
 }
 
 /* ---- one TD ---- */
-
-static void job_arm(Cycle *c, Job *j, uint64_t usec) {
-        j->deadline_usec = usec == USEC_INFINITY ? USEC_INFINITY : cycle_now(c) + usec;
-}
 
 /* Mark a running TD for stopping, adding it to the cycle if it is new. A TD already on
  * its way down keeps its state: a re-plan never turns a force-off back into a request. */
@@ -47,12 +38,23 @@ static Job *cycle_want_stopped(Cycle *c, const PlanDomain *d, uint64_t timeout_u
                 j = cycle_add_job(c, d, drained);
                 if (!j)
                         return NULL;
+        } else if (j->in_flight == EFFECT_START) {
+                /* Its start is on its way: it is stopped again once libvirt has said. */
+                j->stop_after_start = true;
+                j->stop_after_start_drained = drained;
+                j->timeout_usec = timeout_usec;
+                return j;
         } else if (job_stop_in_progress(j) || IN_SET(j->state, JOB_LEFT_RUNNING, JOB_STOP_FAILED)) {
                 if (j->timeout_usec == 0)
                         j->timeout_usec = timeout_usec; /* taken over from a record */
                 return j;
         }
-        else {
+        job_stop_again(c, j, timeout_usec, drained);
+        return j;
+}
+
+void job_stop_again(Cycle *c, Job *j, uint64_t timeout_usec, bool drained) {
+        if (!IN_SET(j->state, JOB_STOP_PENDING, JOB_STOPPING, JOB_FORCING)) {
                 /* Stopped before and running again (started by someone, or by us). */
                 job_set_state(c, j, JOB_STOP_PENDING);
                 job_domain(c, j)->started = false;
@@ -63,7 +65,6 @@ static Job *cycle_want_stopped(Cycle *c, const PlanDomain *d, uint64_t timeout_u
         }
         job_domain(c, j)->drained = drained;
         j->timeout_usec = timeout_usec;
-        return j;
 }
 
 static void cycle_refuse_unrecorded(Cycle *c);
@@ -80,126 +81,9 @@ static unsigned cycle_in_flight(const Cycle *c) {
         unsigned n = 0;
 
         for (size_t i = 0; i < c->record.n_domains; i++)
-                n += IN_SET(c->jobs[i].state, JOB_STOPPING, JOB_FORCING);
+                n += IN_SET(c->jobs[i].state, JOB_STOPPING, JOB_FORCING) ||
+                     IN_SET(c->jobs[i].in_flight, EFFECT_SHUTDOWN, EFFECT_DESTROY);
         return n;
-}
-
-static void job_force(Cycle *c, Job *j) {
-        const StateDomain *sd = job_domain(c, j);
-        const char *error = NULL;
-        int r;
-
-        if (!c->settings.force_off) {
-                log_job(c, j, LOG_WARNING, MESSAGE_TD_LEFT_RUNNING,
-                        "TD %s did not stop within %.1fs and ForceOff=no: leaving it running; it will not "
-                        "survive this sleep", sd->name, seconds(j->timeout_usec));
-                job_set_error(j, "did not stop in time, and ForceOff=no");
-                job_set_state(c, j, JOB_LEFT_RUNNING);
-                return;
-        }
-        /* A destroy is a stop of ours whatever the shutdown did: recorded before it goes. */
-        if (job_domain(c, j)->stop != STATE_STOP_SENT) {
-                job_domain(c, j)->stop = STATE_STOP_SENT;
-                if (!cycle_save(c)) {
-                        job_domain(c, j)->stop = STATE_STOP_PENDING;
-                        log_job(c, j, LOG_CRIT, MESSAGE_TD_LEFT_RUNNING, "Not forcing TD %s off: no durable record "
-                                "of the cycle could be written", sd->name);
-                        job_set_error(j, "no durable record could be written");
-                        job_set_state(c, j, JOB_LEFT_RUNNING);
-                        return;
-                }
-        }
-        if (j->state != JOB_FORCING)
-                log_job(c, j, LOG_WARNING, MESSAGE_TD_FORCED_OFF, "TD %s did not stop within %.1fs, forcing it off",
-                        sd->name, seconds(j->timeout_usec));
-        job_set_state(c, j, JOB_FORCING);
-        r = c->ops->destroy(c->userdata, sd->uuid, &error);
-        if (r == -ENOTCONN) {
-                j->deadline_usec = USEC_INFINITY;       /* sent again when libvirt is back */
-                return;
-        }
-        if (IN_SET(r, -ESRCH, -ENOENT)) {
-                job_on_stopped(c, j);
-                return;
-        }
-        if (r < 0 && ++j->destroys < DESTROY_ATTEMPTS) {
-                log_job(c, j, LOG_WARNING, NULL, "Failed to force off TD %s: %s; trying again", sd->name, strna(error));
-                job_set_error(j, error);
-                j->deadline_usec = cycle_now(c) + DESTROY_RETRY_USEC;
-                return;
-        }
-        if (r < 0) {
-                log_job(c, j, LOG_ERR, MESSAGE_TD_FORCED_OFF, "Failed to force off TD %s after %u attempts: %s",
-                        sd->name, j->destroys, strna(error));
-                job_set_error(j, error);
-                job_set_state(c, j, JOB_STOP_FAILED);
-                return;
-        }
-        j->forced = true;
-        job_arm(c, j, PLAN_FORCE_OFF_USEC);
-}
-
-/* A refused shutdown request is asked again this often within the graceful window. */
-#define SHUTDOWN_RETRY_USEC USEC_PER_SEC
-
-/* Deliver the graceful shutdown. The window counts from when libvirt took the request
- * (after a stalled call returns, not when it was made). A request libvirt refuses
- * ("cannot acquire state change lock") is asked again within the window, which then
- * counts from the first attempt; the force-off comes at its end. */
-static void job_send_shutdown(Cycle *c, Job *j) {
-        StateDomain *sd = job_domain(c, j);
-        const char *error = NULL;
-        bool retry = j->state == JOB_STOPPING;
-        uint64_t now;
-        int r;
-
-        /* A retry goes out like the first request: recorded as sent before it is sent
-         * (kick_stops did that for the first one). */
-        if (retry && sd->stop != STATE_STOP_SENT) {
-                sd->stop = STATE_STOP_SENT;
-                if (!cycle_save(c)) {
-                        sd->stop = STATE_STOP_PENDING;
-                        j->deadline_usec = j->began_usec + j->timeout_usec;
-                        return;
-                }
-        }
-        r = c->ops->shutdown(c->userdata, sd->uuid, &error);
-        now = cycle_now(c);
-        if (r < 0 && !IN_SET(r, -ESRCH, -ENOENT) && !j->delivered)
-                sd->stop = STATE_STOP_PENDING;  /* it did not go out: not ours if it stops */
-        if (r == -ENOTCONN) {
-                if (retry)              /* asked again on reconnect; forced at the window's end */
-                        j->deadline_usec = j->began_usec + j->timeout_usec;
-                return;                 /* else stays pending: sent when libvirt is back */
-        }
-        if (IN_SET(r, -ESRCH, -ENOENT)) {
-                if (j->delivered) {     /* our earlier request did it */
-                        job_on_stopped(c, j);
-                        return;
-                }
-                log_job(c, j, LOG_INFO, NULL, "TD %s was not running any more: nothing to stop", sd->name);
-                job_set_state(c, j, JOB_DROPPED);
-                return;
-        }
-        if (!retry) {
-                j->began_usec = now;
-                job_set_state(c, j, JOB_STOPPING);
-        }
-        if (r < 0) {
-                if (!retry)
-                        log_job(c, j, LOG_WARNING, NULL, "Failed to ask TD %s to shut down: %s; asking again "
-                                "for %.1fs, then forcing it off unless it stops", sd->name, strna(error),
-                                seconds(j->timeout_usec));
-                job_set_error(j, error);
-                j->deadline_usec = MIN(now + SHUTDOWN_RETRY_USEC, j->began_usec + j->timeout_usec);
-                return;
-        }
-        j->delivered = true;
-        sd->stop = STATE_STOP_SENT;
-        j->began_usec = now;
-        job_set_error(j, NULL);
-        job_arm(c, j, j->timeout_usec);
-        log_job(c, j, LOG_DEBUG, NULL, "Shutting down TD %s (timeout %.1fs)", sd->name, seconds(j->timeout_usec));
 }
 
 /* Mark up to room pending stops as sent in the record: after a crash, a stop of one of
@@ -208,7 +92,8 @@ static unsigned cycle_mark_batch(Cycle *c, unsigned room) {
         unsigned n = 0;
 
         for (size_t i = 0; i < c->record.n_domains && n < room; i++) {
-                if (c->jobs[i].state != JOB_STOP_PENDING)
+                if (c->jobs[i].state != JOB_STOP_PENDING || c->jobs[i].in_flight != EFFECT_NONE ||
+                    c->jobs[i].held)
                         continue;
                 if (!c->record.domains[i].persistent && isempty(c->record.domains[i].xml)) {
                         job_refuse_without_xml(c, &c->jobs[i]);
@@ -261,12 +146,13 @@ static int cycle_kick_batch(Cycle *c, bool *saved) {
         for (size_t i = 0; i < c->record.n_domains && room > 0; i++) {
                 Job *j = &c->jobs[i];
 
-                if (j->state != JOB_STOP_PENDING || c->record.domains[i].stop != STATE_STOP_SENT)
+                if (j->state != JOB_STOP_PENDING || c->record.domains[i].stop != STATE_STOP_SENT ||
+                    j->in_flight != EFFECT_NONE || j->held)
                         continue;
                 job_send_shutdown(c, j);
-                if (j->state == JOB_STOP_PENDING)
+                if (j->in_flight == EFFECT_NONE && j->state == JOB_STOP_PENDING)
                         return -1;      /* libvirt is away: the rest waits too */
-                if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING))
+                if (j->in_flight != EFFECT_NONE || IN_SET(j->state, JOB_STOPPING, JOB_FORCING))
                         room--;
                 else
                         settled++;
@@ -294,6 +180,13 @@ bool cycle_kick_stops(Cycle *c) {
 void job_on_stopped(Cycle *c, Job *j) {
         const StateDomain *sd = job_domain(c, j);
         bool ours = j->delivered || j->forced;     /* a request or a destroy libvirt took */
+
+        if (IN_SET(j->in_flight, EFFECT_SHUTDOWN, EFFECT_DESTROY)) {
+                /* Was it our request, or did it stop before libvirt got it? Its result
+                 * says (0: ours); until then the job waits (check_prepared too). */
+                j->stop_seen = true;
+                return;
+        }
 
         if (!IN_SET(j->state, JOB_STOP_PENDING, JOB_STOPPING, JOB_FORCING, JOB_LEFT_RUNNING, JOB_STOP_FAILED))
                 return;
@@ -341,6 +234,10 @@ static void job_stop_after_sleep(Cycle *c, Job *j) {
 /* A stop job's timer. Decided on libvirt's table, never on the timer alone: a stop
  * whose event was missed is a stop, and without libvirt nothing is decided. */
 void job_stop_timer(Cycle *c, Job *j, const CycleWorld *w) {
+        if (j->in_flight != EFFECT_NONE) {
+                j->timer_due = true;    /* decided once its result is in */
+                return;
+        }
         if (!w->libvirt_connected) {
                 log_job(c, j, LOG_NOTICE, NULL, "The window of TD %s ended while libvirt is away: deciding when "
                         "it is back", job_domain(c, j)->name);
@@ -375,16 +272,16 @@ void job_stop_timer(Cycle *c, Job *j, const CycleWorld *w) {
 
 /* libvirt is back: a request in flight may have been lost with the connection. */
 void job_resend(Cycle *c, Job *j, bool running) {
-        const char *error = NULL;
-
         if (IN_SET(j->state, JOB_STOPPING, JOB_FORCING, JOB_LEFT_RUNNING, JOB_STOP_FAILED) && !running)
                 job_on_stopped(c, j);   /* its STOPPED was lost with the connection */
+        else if (j->in_flight != EFFECT_NONE)
+                return;                 /* its result comes (an error, if it was lost) */
         else if (j->state == JOB_FORCING)
                 job_force(c, j);
         else if (j->state == JOB_STOPPING && !j->delivered)
                 job_send_shutdown(c, j);
         else if (j->state == JOB_STOPPING)
-                (void) c->ops->shutdown(c->userdata, job_domain(c, j)->uuid, &error);
+                (void) job_submit(c, j, EFFECT_SHUTDOWN);
 }
 
 /* ---- the plan ---- */
@@ -438,8 +335,8 @@ static void cycle_refuse_unrecorded(Cycle *c) {
         for (size_t i = 0; i < c->record.n_domains; i++) {
                 Job *j = &c->jobs[i];
 
-                if (j->state != JOB_STOP_PENDING)
-                        continue;
+                if (j->state != JOB_STOP_PENDING || j->in_flight != EFFECT_NONE)
+                        continue;       /* (a request in flight was recorded before it went) */
                 c->record.domains[i].stop = STATE_STOP_PENDING;
                 log_job(c, j, LOG_CRIT, MESSAGE_TD_LEFT_RUNNING, "Not stopping TD %s: no durable record of the "
                         "cycle could be written, so it could not be started again after a crash",
@@ -559,7 +456,9 @@ void cycle_replan_domain(Cycle *c, const PlanDomain *d) {
 }
 
 void cycle_check_prepared(Cycle *c) {
-        if (c->record.phase != CYCLE_PHASE_PREPARING || c->awaiting_libvirt)
+        /* Not prepared while a request is in flight: a start landing after the host went
+         * down would lose the TD, a destroy's result may say it failed. */
+        if (c->record.phase != CYCLE_PHASE_PREPARING || c->awaiting_libvirt || cycle_any_in_flight(c))
                 return;
         for (size_t i = 0; i < c->record.n_domains; i++)
                 if (job_stop_in_progress(&c->jobs[i]))

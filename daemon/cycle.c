@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,7 @@ void job_set_state(Cycle *c, Job *j, JobState state) {
         if (j->state == state)
                 return;
         j->state = state;
+        j->held = false;
         if (state != JOB_STOPPING && state != JOB_FORCING && state != JOB_START_RETRY)
                 j->deadline_usec = USEC_INFINITY;
         c->ops->on_job(c->userdata, job_domain(c, j), state);
@@ -134,6 +136,36 @@ void job_set_error(Job *j, const char *error) {
 
 bool job_stop_in_progress(const Job *j) {
         return IN_SET(j->state, JOB_STOP_PENDING, JOB_STOPPING, JOB_FORCING);
+}
+
+int job_submit(Cycle *c, Job *j, Effect effect) {
+        StateDomain *sd = job_domain(c, j);
+        uint64_t request = ++c->requests;
+        int r;
+
+        assert(j->in_flight == EFFECT_NONE);
+        r = effect == EFFECT_SHUTDOWN ? c->ops->shutdown(c->userdata, request, sd->uuid) :
+            effect == EFFECT_DESTROY ? c->ops->destroy(c->userdata, request, sd->uuid) :
+            c->ops->start(c->userdata, request, sd);
+        if (r < 0)
+                return r;
+        j->in_flight = effect;
+        j->start_seen = j->stop_seen = j->stale = false;
+        j->request = request;
+        j->submitted_usec = cycle_now(c);
+        return 0;
+}
+
+void job_hold(Cycle *c, Job *j, uint64_t at_usec) {
+        j->held = true;
+        j->deadline_usec = at_usec;
+}
+
+bool cycle_any_in_flight(const Cycle *c) {
+        for (size_t i = 0; i < c->record.n_domains; i++)
+                if (c->jobs[i].in_flight != EFFECT_NONE)
+                        return true;
+        return false;
 }
 
 Job *cycle_find_job(Cycle *c, const char *uuid) {
@@ -234,7 +266,7 @@ void cycle_begin_new(Cycle *c) {
 
 /* Arm the one timer for the earliest deadline. */
 void cycle_settle(Cycle *c) {
-        uint64_t next = c->next_batch_usec;
+        uint64_t next = USEC_INFINITY;
 
         for (size_t i = 0; i < c->record.n_domains; i++)
                 next = MIN(next, c->jobs[i].deadline_usec);
@@ -355,7 +387,6 @@ void cycle_end(Cycle *c) {
         state_done(&c->record);
         c->restoring = c->sleep_planned = false;
         c->drain_timeout_usec = 0;
-        c->next_batch_usec = USEC_INFINITY;
         c->ops->on_phase(c->userdata);          /* state_done() left the phase idle */
 }
 
@@ -392,7 +423,7 @@ int cycle_new(const CycleOps *ops, void *userdata, const CycleSettings *settings
         c->ops = ops;
         c->userdata = userdata;
         c->settings = *settings;
-        c->next_batch_usec = c->armed_usec = USEC_INFINITY;
+        c->armed_usec = USEC_INFINITY;
         c->last.step = _SLEEP_STEP_INVALID;
         state_init(&c->record);
         *ret = c;

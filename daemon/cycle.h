@@ -56,12 +56,15 @@ typedef struct CycleOps {
         uint64_t (*now)(void *userdata);        /* CLOCK_MONOTONIC µs, read now */
         uint64_t (*realtime)(void *userdata);   /* CLOCK_REALTIME µs */
         void (*observe)(void *userdata, CycleWorld *ret);
-        /* libvirt. 0 or a negative errno: -ENOTCONN libvirt is away (nothing was done),
-         * -ESRCH not running, -ENOENT no such domain, -EALREADY already running (start),
-         * -EIO anything else. *ret_error: libvirt's words, valid until the next call. */
-        int (*shutdown)(void *userdata, const char *uuid, const char **ret_error);
-        int (*destroy)(void *userdata, const char *uuid, const char **ret_error);
-        int (*start)(void *userdata, const StateDomain *d, const char **ret_error);
+        /* libvirt's actions are requests: submitting one returns 0 (the result comes later
+         * through cycle_on_effect_done() with the same request id) or -ENOTCONN (libvirt is
+         * away: nothing was submitted, and nothing will come). The results: 0, -ENOTCONN
+         * (libvirt went away), -ESRCH not running, -ENOENT no such domain, -EALREADY already
+         * running (start), -EIO anything else. */
+        int (*shutdown)(void *userdata, uint64_t request, const char *uuid);
+        int (*destroy)(void *userdata, uint64_t request, const char *uuid);
+        int (*start)(void *userdata, uint64_t request, const StateDomain *d);
+        /* Synchronous: 0 or a negative errno. */
         int (*get_xml)(void *userdata, const char *uuid, char **ret);
         /* The record. save: RecordDurability, or a negative errno when no durable copy
          * exists. finish: the cycle is over and must never be replayed (0 or errno). */
@@ -129,6 +132,10 @@ void cycle_on_logind(Cycle *c, bool preparing_for_sleep);
 void cycle_on_domain(Cycle *c, const PlanDomain *d, bool started);
 /* libvirt connected (the table is fresh) or went away. */
 void cycle_on_libvirt(Cycle *c, bool connected);
+/* A request submitted through CycleOps (shutdown, destroy, start) is done: result is
+ * what libvirt said (see CycleOps), error its words (may be NULL). Unknown and stale
+ * requests (of a finished cycle) are ignored. */
+void cycle_on_effect_done(Cycle *c, uint64_t request, int result, const char *error);
 /* The timer armed through CycleOps.arm_timer fired. */
 void cycle_on_timer(Cycle *c);
 

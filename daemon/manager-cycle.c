@@ -90,28 +90,40 @@ static void op_observe(void *userdata, CycleWorld *ret) {
         }
 }
 
-static int op_shutdown(void *userdata, const char *uuid, const char **ret_error) {
+static void on_action_done(void *userdata, uint64_t request, int result, const char *error) {
         Manager *m = userdata;
-        int r = virt_shutdown(m->virt, uuid);
 
-        *ret_error = virt_last_error();
-        return r;
+        if (m->exiting)
+                return;         /* the engine is going away with the daemon */
+        cycle_on_effect_done(m->cycle, request, result, error);
 }
 
-static int op_destroy(void *userdata, const char *uuid, const char **ret_error) {
-        Manager *m = userdata;
-        int r = virt_destroy(m->virt, uuid);
+/* The engine's requests go to the executor: the loop never waits for libvirtd. */
+static int submit(Manager *m, VirtAction action, uint64_t request, const char *uuid, const char *xml,
+                  bool persistent) {
+        int r = virt_submit_action(m->virt, m->executor, action, uuid, xml, persistent, on_action_done, m, request);
 
-        *ret_error = virt_last_error();
-        return r;
+        if (r == -ENOTCONN)
+                return r;
+        if (r < 0) {
+                /* Nothing went out, and nothing else may wait for a result: report it like
+                 * libvirt would, through the loop. Out of memory is the only way here. */
+                log_error("Failed to submit a libvirt request for %s: %s", uuid, STRERROR(r));
+                return -ENOTCONN;
+        }
+        return 0;
 }
 
-static int op_start(void *userdata, const StateDomain *d, const char **ret_error) {
-        Manager *m = userdata;
-        int r = virt_start(m->virt, d->uuid, d->xml, d->persistent);
+static int op_shutdown(void *userdata, uint64_t request, const char *uuid) {
+        return submit(userdata, VIRT_ACTION_SHUTDOWN, request, uuid, NULL, true);
+}
 
-        *ret_error = virt_last_error();
-        return r;
+static int op_destroy(void *userdata, uint64_t request, const char *uuid) {
+        return submit(userdata, VIRT_ACTION_DESTROY, request, uuid, NULL, true);
+}
+
+static int op_start(void *userdata, uint64_t request, const StateDomain *d) {
+        return submit(userdata, VIRT_ACTION_START, request, d->uuid, d->xml, d->persistent);
 }
 
 static int op_get_xml(void *userdata, const char *uuid, char **ret) {
@@ -232,6 +244,16 @@ static const CycleOps cycle_ops = {
         .on_job = op_on_job,
 };
 
+/* libvirtd serves max_client_requests (5 by default) calls of one connection at a time;
+ * the workers share the daemon's connection, so more than that would only queue there. */
+#define EXECUTOR_WORKERS_MAX 5
+
+static unsigned executor_workers(const Config *c) {
+        unsigned n = MAX(c->parallel_start, c->parallel_shutdown);
+
+        return n == 0 || n > EXECUTOR_WORKERS_MAX ? EXECUTOR_WORKERS_MAX : n;
+}
+
 /* The engine, its timer, and the record a previous run left. */
 int manager_start_cycle(Manager *m) {
         CycleSettings settings;
@@ -247,6 +269,11 @@ int manager_start_cycle(Manager *m) {
                 r = sd_event_source_set_enabled(m->cycle_timer, SD_EVENT_OFF);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the cycle's timer: %s", STRERROR(r));
+        /* ParallelStart= starts at once need as many workers (0: no limit, a worker per
+         * libvirtd request slot). */
+        r = executor_new(m->event, executor_workers(&m->config), &m->executor);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the libvirt workers: %s", STRERROR(r));
         cycle_settings_from_config(&m->config, &settings);
         r = cycle_new(&cycle_ops, m, &settings, &m->cycle);
         if (r < 0)

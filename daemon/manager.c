@@ -28,6 +28,8 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         manager_varlink_free(m);
+        m->exiting = true;
+        executor_free(m->executor);     /* waits for the calls libvirtd is answering */
         cycle_free(m->cycle);
         record_free(m->record);
         sd_event_source_disable_unref(m->cycle_timer);

@@ -32,6 +32,8 @@ typedef struct Manager {
         char *socket_path;
 
         Virt *virt;
+        Executor *executor;                     /* libvirt's long calls, on worker threads */
+        bool exiting;                           /* manager_free(): results go nowhere */
         Logind *logind;
         Cycle *cycle;                           /* the engine (cycle.h); its effects in manager-cycle.c */
         Record *record;                         /* the cycle's durable record */

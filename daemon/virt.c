@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "virt.h"
+#include "virt-internal.h"
 
 #define BACKOFF_MIN_USEC (100 * USEC_PER_MSEC)
 #define BACKOFF_MAX_USEC (5 * USEC_PER_SEC)
@@ -30,9 +30,10 @@ static void on_libvirt_error(void *userdata, virErrorPtr err) {
         log_debug("libvirt: %s", err && err->message ? err->message : "unknown error");
 }
 
-/* libvirt's message for the last failed action, kept: the calls that follow a failure
- * (virDomainIsActive, virDomainFree) reset libvirt's own last error. */
-static char last_error[512] = "unknown libvirt error";
+/* libvirt's message for the last failed action on this thread, kept: the calls that
+ * follow a failure (virDomainIsActive, virDomainFree) reset libvirt's own last error.
+ * Per thread, as libvirt's own last error is: the executor's workers fail too. */
+static _Thread_local char last_error[512] = "unknown libvirt error";
 
 const char *virt_last_error(void) {
         return last_error;
@@ -42,7 +43,7 @@ const char *virt_last_error(void) {
  * connection is gone is libvirt's to say (virConnectIsAlive), not guessed from error
  * codes: a system error on a live connection (storage not mounted, say) is a real
  * failure of that action, and nothing was lost. */
-static int errno_from_libvirt(virConnectPtr conn) {
+int errno_from_libvirt(virConnectPtr conn) {
         virErrorPtr e = virGetLastError();
 
         snprintf(last_error, sizeof last_error, "%s",
@@ -58,10 +59,6 @@ static int errno_from_libvirt(virConnectPtr conn) {
         return -EIO;
 }
 
-/* After -EINVAL: does libvirt say the domain runs (1), does not (0), or cannot say (<0)? */
-static int domain_is_active(virDomainPtr dom) {
-        return virDomainIsActive(dom);
-}
 
 /* ---- the domain table ---- */
 
@@ -369,115 +366,6 @@ Virt *virt_free(Virt *v) {
         return NULL;
 }
 
-/* ---- actions ---- */
-
-/* The domain's handle (a new reference: virDomainFree() it), from the table when known. */
-static virDomainPtr lookup(Virt *v, const char *uuid, int *ret_error) {
-        Domain *d = virt_find_domain(v, uuid);
-        virDomainPtr dom;
-
-        if (!v->conn) {
-                *ret_error = -ENOTCONN;
-                return NULL;
-        }
-        if (d && d->handle && virDomainRef(d->handle) == 0)
-                return d->handle;
-        dom = virDomainLookupByUUIDString(v->conn, uuid);
-        if (!dom)
-                *ret_error = errno_from_libvirt(v->conn);
-        return dom;
-}
-
-int virt_shutdown(Virt *v, const char *uuid) {
-        int r = 0;
-        virDomainPtr dom = lookup(v, uuid, &r);
-
-        if (!dom)
-                return r;
-        if (virDomainShutdown(dom) < 0) {
-                r = errno_from_libvirt(v->conn);
-                if (r == -EINVAL)
-                        r = domain_is_active(dom) == 0 ? -ESRCH : -EIO;
-        }
-        virDomainFree(dom);
-        return r;
-}
-
-int virt_destroy(Virt *v, const char *uuid) {
-        int r = 0;
-        virDomainPtr dom = lookup(v, uuid, &r);
-
-        if (!dom)
-                return r;
-        if (virDomainDestroy(dom) < 0) {
-                r = errno_from_libvirt(v->conn);
-                if (r == -EINVAL)
-                        r = domain_is_active(dom) == 0 ? -ESRCH : -EIO;
-        }
-        virDomainFree(dom);
-        return r;
-}
-
-static int start_transient(Virt *v, const char *uuid, const char *xml) {
-        virDomainPtr dom;
-        int r;
-
-        dom = virDomainCreateXML(v->conn, xml, 0);
-        if (dom) {
-                virDomainFree(dom);
-                return 0;
-        }
-        r = errno_from_libvirt(v->conn);
-        if (r == -ENOTCONN)
-                return r;
-        /* "already exists with uuid ...": only libvirt knows whether that one runs. */
-        dom = virDomainLookupByUUIDString(v->conn, uuid);
-        if (dom) {
-                if (domain_is_active(dom) == 1)
-                        r = -EALREADY;
-                virDomainFree(dom);
-        }
-        return r == -EINVAL ? -EIO : r;
-}
-
-int virt_start(Virt *v, const char *uuid, const char *xml, bool persistent) {
-        virDomainPtr dom;
-        Domain *d;
-        int r = 0;
-
-        if (!v->conn)
-                return -ENOTCONN;
-        if (!persistent)
-                return xml ? start_transient(v, uuid, xml) : -EINVAL;
-        dom = lookup(v, uuid, &r);
-        if (!dom)
-                return r;
-        /* The table knows (from the events) whether it runs: no extra RPC to ask. */
-        d = virt_find_domain(v, uuid);
-        if (d && d->active)
-                r = -EALREADY;
-        else if (virDomainCreate(dom) < 0) {
-                r = errno_from_libvirt(v->conn);
-                if (r == -EINVAL)       /* "domain is already running"? libvirt says */
-                        r = domain_is_active(dom) == 1 ? -EALREADY : -EIO;
-        }
-        virDomainFree(dom);
-        return r;
-}
-
-int virt_get_xml(Virt *v, const char *uuid, char **ret) {
-        int r = 0;
-        virDomainPtr dom = lookup(v, uuid, &r);
-        char *xml;
-
-        if (!dom)
-                return r;
-        xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_MIGRATABLE);
-        if (!xml)       /* not every driver knows MIGRATABLE */
-                xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE);
-        if (!xml)
-                r = errno_from_libvirt(v->conn);
-        virDomainFree(dom);
-        *ret = xml;
-        return xml ? 0 : r;
+virConnectPtr virt_connection(Virt *v) {
+        return v->conn;
 }

@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "classify.h"
+#include "executor.h"
 #include "state.h"
 
 typedef struct Domain {
@@ -46,13 +47,23 @@ bool virt_is_connected(const Virt *v);
 size_t virt_domains(Virt *v, Domain ***ret);
 Domain *virt_find_domain(Virt *v, const char *uuid);
 
-/* Actions. They return 0 on success, -ENOTCONN while libvirt is away, -ENOENT for an
- * unknown domain, -ESRCH when it is not running (shutdown/destroy), -EALREADY when it
- * already runs (start), -EIO otherwise; virt_last_error() says what libvirt said. */
-int virt_shutdown(Virt *v, const char *uuid);
-int virt_destroy(Virt *v, const char *uuid);
-/* Start a persistent domain by uuid, or create a transient one from xml. */
-int virt_start(Virt *v, const char *uuid, const char *xml, bool persistent);
-/* The XML to re-create the domain later (secure, migratable form). */
+/* The actions that may take long (shutdown, destroy, start) run on x's workers. Submit
+ * returns 0 (done is called on the loop thread later, with the result), -ENOTCONN while
+ * libvirt is away (nothing submitted), -EINVAL (a transient start without xml) or -ENOMEM.
+ * The results: 0, -ENOTCONN the connection was lost, -ENOENT unknown domain, -ESRCH not
+ * running (shutdown/destroy), -EALREADY already running (start), -EIO otherwise; error
+ * is what libvirt said (NULL on success). */
+typedef enum VirtAction {
+        VIRT_ACTION_SHUTDOWN,
+        VIRT_ACTION_DESTROY,
+        VIRT_ACTION_START,      /* a persistent domain by uuid, or a transient one from xml */
+} VirtAction;
+
+typedef void (*VirtActionDone)(void *userdata, uint64_t id, int result, const char *error);
+
+int virt_submit_action(Virt *v, Executor *x, VirtAction action, const char *uuid, const char *xml,
+                       bool persistent, VirtActionDone done, void *userdata, uint64_t id);
+/* The XML to re-create the domain later (secure, migratable form). On the loop thread:
+ * -ENOTCONN, -ENOENT, -EIO; virt_last_error() says what libvirt said. */
 int virt_get_xml(Virt *v, const char *uuid, char **ret);
 const char *virt_last_error(void);

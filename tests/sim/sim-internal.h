@@ -46,6 +46,22 @@ extern const CycleOps sim_ops;
 int sim_state_copy(const State *from, State *ret);
 void sim_copy_clear(SimCopy *c);
 
+bool sim_op_enter(Sim *s, SimOp op);
+void sim_op_leave(Sim *s);
+int sim_op_fault(Sim *s, SimOp op, const char *words);
+
+/* sim-effects.c */
+int sim_submit_shutdown(void *userdata, uint64_t request, const char *uuid);
+int sim_submit_destroy(void *userdata, uint64_t request, const char *uuid);
+int sim_submit_start(void *userdata, uint64_t request, const StateDomain *sd);
+/* The next request to land or be done, and when; SIM_USEC_INFINITY: none. */
+uint64_t sim_effect_next(const Sim *s, unsigned *ret_index);
+void sim_effect_run(Sim *s, unsigned i);
+void sim_effects_libvirt_lost(Sim *s);
+void sim_effects_crash(Sim *s);
+/* A request for d that has not landed yet. */
+bool sim_request_in_flight(const Sim *s, const SimDomain *d);
+
 /* sim.c */
 void sim_domain_started(Sim *s, SimDomain *d);
 bool sim_chance(Sim *s, unsigned permille);

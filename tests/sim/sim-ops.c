@@ -70,9 +70,9 @@ static Sim *SIM(void *userdata) {
         return userdata;
 }
 
-/* Every effect starts here: crash before it (skip the effect) or after it (the effect
+/* Every effect starts here (a request: when it is submitted): crash before it (skip the effect) or after it (the effect
  * lands, nothing after it does), inject a stall. Returns true if the effect must not land. */
-static bool op_enter(Sim *s, SimOp op) {
+bool sim_op_enter(Sim *s, SimOp op) {
         bool crash;
 
         if (s->zombie)
@@ -90,8 +90,8 @@ static bool op_enter(Sim *s, SimOp op) {
                 }
                 s->zombie_after = true;
         }
-        if (!IN_SET(op, SIM_OP_SHUTDOWN, SIM_OP_DESTROY, SIM_OP_START, SIM_OP_GET_XML))
-                return false;
+        if (op != SIM_OP_GET_XML)
+                return false;   /* the requests stall in flight (sim-effects.c) */
         if (s->stall_next_op == op || sim_chance(s, s->cfg.stall_permille)) {
                 uint64_t usec = s->stall_next_op == op ? s->stall_next_usec :
                                 (1 + sim_rand(&s->src, 15)) * USEC_PER_SEC;
@@ -104,7 +104,7 @@ static bool op_enter(Sim *s, SimOp op) {
         return false;
 }
 
-static void op_leave(Sim *s) {
+void sim_op_leave(Sim *s) {
         if (s->zombie_after) {
                 s->zombie_after = false;
                 s->zombie = true;
@@ -112,7 +112,7 @@ static void op_leave(Sim *s) {
 }
 
 /* An RPC error libvirt may answer anything with (scripted or random). */
-static int op_fault(Sim *s, SimOp op, const char *words) {
+int sim_op_fault(Sim *s, SimOp op, const char *words) {
         int r;
 
         if (s->fail_next_op == op) {
@@ -163,141 +163,20 @@ static void op_observe(void *userdata, CycleWorld *ret) {
         };
 }
 
-static int libvirt_gone(Sim *s, const char **ret_error) {
-        snprintf(s->error_text, sizeof(s->error_text), "internal error: client socket is closed");
-        *ret_error = s->error_text;
-        return -ENOTCONN;
-}
-
-static int op_shutdown(void *userdata, const char *uuid, const char **ret_error) {
-        Sim *s = SIM(userdata);
-        SimDomain *d;
-        int r;
-
-        *ret_error = NULL;
-        if (op_enter(s, SIM_OP_SHUTDOWN))
-                return 0;
-        d = sim_find(s, uuid);
-        if (!s->libvirt_up)
-                r = libvirt_gone(s, ret_error);
-        else if ((r = op_fault(s, SIM_OP_SHUTDOWN, "Timed out during operation: cannot acquire state change lock")) < 0)
-                *ret_error = s->error_text;
-        else if (!d || !d->defined)
-                r = -ENOENT;
-        else if (!d->active)
-                r = -ESRCH;
-        else {
-                uint64_t delay = d->honour_usec;
-
-                sim_check_destructive(s, d, "shutdown");
-                d->shutdowns++;
-                d->shutdown_pending = true;
-                d->maybe_sent = d->reported_running = false;    /* a new request: ours again */
-                d->shutdown_for_sleep = sim_logind_preparing(s) || (s->cycle && cycle_is_sleeping(s->cycle));
-                d->shutdown_delivered_at = s->now;
-                if (d->guest != SIM_GUEST_IGNORES && s->now + delay < d->stop_at)
-                        d->stop_at = s->now + delay;
-                r = 0;
-        }
-        sim_log(s, "shutdown %s -> %s", d ? d->name : uuid, r < 0 ? STRERROR(r) : "ok");
-        op_leave(s);
-        return r;
-}
-
-static int op_destroy(void *userdata, const char *uuid, const char **ret_error) {
-        Sim *s = SIM(userdata);
-        SimDomain *d;
-        int r;
-
-        *ret_error = NULL;
-        if (op_enter(s, SIM_OP_DESTROY))
-                return 0;
-        d = sim_find(s, uuid);
-        if (!s->libvirt_up)
-                r = libvirt_gone(s, ret_error);
-        else if ((r = op_fault(s, SIM_OP_DESTROY, "Failed to terminate process 4242 with SIGKILL: Device or resource busy")) < 0)
-                *ret_error = s->error_text;
-        else if (!d || !d->defined)
-                r = -ENOENT;
-        else if (!d->active)
-                r = -ESRCH;
-        else {
-                sim_check_destructive(s, d, "destroy");
-                d->destroys++;
-                d->shutdown_for_sleep = d->shutdown_for_sleep || sim_logind_preparing(s) ||
-                        (s->cycle && cycle_is_sleeping(s->cycle));
-                r = 0;
-        }
-        sim_log(s, "destroy %s -> %s", d ? d->name : uuid, r < 0 ? STRERROR(r) : "ok");
-        if (r == 0)
-                sim_domain_stopped(s, d, SIM_STOP_DESTROYED);
-        op_leave(s);
-        return r;
-}
-
-static int op_start(void *userdata, const StateDomain *sd, const char **ret_error) {
-        Sim *s = SIM(userdata);
-        char xml[512];
-        SimDomain *d;
-        int r;
-
-        *ret_error = NULL;
-        if (op_enter(s, SIM_OP_START))
-                return 0;
-        d = sim_find(s, sd->uuid);
-        if (d) {
-                sim_domain_xml(d, xml, sizeof(xml));
-                d->start_calls++;
-        }
-        if (!s->libvirt_up)
-                r = libvirt_gone(s, ret_error);
-        else if ((r = op_fault(s, SIM_OP_START, "internal error: process exited while connecting to monitor")) < 0)
-                *ret_error = s->error_text;
-        else if (!d)
-                r = -ENOENT;
-        else if (d->active)
-                r = -EALREADY;
-        else if (sd->persistent && !d->defined)
-                r = -ENOENT;
-        else if (!sd->persistent && (!sd->xml || !streq(sd->xml, xml))) {
-                snprintf(s->error_text, sizeof(s->error_text), "XML error: %s", sd->xml ? "wrong XML" : "no XML");
-                *ret_error = s->error_text;
-                r = -EIO;
-        } else if (d->start_failures > 0) {
-                if (d->start_failures != UINT32_MAX)
-                        d->start_failures--;
-                snprintf(s->error_text, sizeof(s->error_text),
-                         "Cannot access storage file '/srv/vm/%s.qcow2': No such file or directory", d->name);
-                *ret_error = s->error_text;
-                r = -EIO;
-        } else
-                r = 0;
-        sim_log(s, "start %s (%s) -> %s", d ? d->name : sd->uuid, sd->persistent ? "persistent" : "from XML",
-                r < 0 ? STRERROR(r) : "ok");
-        if (r == 0) {
-                sim_check_start(s, d);
-                d->starts++;
-                d->starts_in_cycle++;
-                sim_domain_started(s, d);
-        }
-        op_leave(s);
-        return r;
-}
-
 static int op_get_xml(void *userdata, const char *uuid, char **ret) {
         Sim *s = SIM(userdata);
         char xml[512];
         SimDomain *d;
         int r;
 
-        if (op_enter(s, SIM_OP_GET_XML)) {
+        if (sim_op_enter(s, SIM_OP_GET_XML)) {
                 *ret = strdup("<domain/>");
                 return *ret ? 0 : -ENOMEM;
         }
         d = sim_find(s, uuid);
         if (!s->libvirt_up)
                 r = -ENOTCONN;
-        else if ((r = op_fault(s, SIM_OP_GET_XML, "internal error: cannot format XML")) < 0)
+        else if ((r = sim_op_fault(s, SIM_OP_GET_XML, "internal error: cannot format XML")) < 0)
                 ;
         else if (!d || !d->defined)
                 r = -ENOENT;
@@ -306,13 +185,13 @@ static int op_get_xml(void *userdata, const char *uuid, char **ret) {
                 *ret = strdup(xml);
                 r = *ret ? 0 : -ENOMEM;
         }
-        op_leave(s);
+        sim_op_leave(s);
         return r;
 }
 
 static int op_save(void *userdata, State *st) {
         Sim *s = SIM(userdata);
-        bool skip = op_enter(s, SIM_OP_SAVE);
+        bool skip = sim_op_enter(s, SIM_OP_SAVE);
         int r;
 
         /* What the daemon's record module does before writing: ids and the generation. */
@@ -342,7 +221,7 @@ static int op_save(void *userdata, State *st) {
                 r == RECORD_ON_DISK ? "disk" : r == RECORD_IN_FD_STORE ? "fd store" : STRERROR(r));
         if (r >= 0)
                 sim_check_saved(s, st);
-        op_leave(s);
+        sim_op_leave(s);
         return r;
 }
 
@@ -350,7 +229,7 @@ static int op_finish(void *userdata, const State *st) {
         Sim *s = SIM(userdata);
         int r;
 
-        if (op_enter(s, SIM_OP_FINISH))
+        if (sim_op_enter(s, SIM_OP_FINISH))
                 return 0;
         if (IN_SET(s->disk_fault, 0, -ENOSPC)) {
                 sim_copy_clear(&s->disk);           /* unlink works on a full disk */
@@ -372,7 +251,7 @@ static int op_finish(void *userdata, const State *st) {
         }
         sim_log(s, "finish %s -> %s", st->cycle_id + 26, r < 0 ? STRERROR(r) :
                 s->fdstore.finished_marker ? "fd store marker" : "removed");
-        op_leave(s);
+        sim_op_leave(s);
         return r;
 }
 
@@ -380,7 +259,7 @@ static void op_keep_failed(void *userdata, const StateDomain *sd) {
         Sim *s = SIM(userdata);
         SimDomain *d;
 
-        if (op_enter(s, SIM_OP_KEEP_FAILED))
+        if (sim_op_enter(s, SIM_OP_KEEP_FAILED))
                 return;
         d = sim_find(s, sd->uuid);
         sim_log(s, "keep_failed %s (xml %s)", sd->name, sd->xml ? "kept" : "MISSING");
@@ -389,36 +268,36 @@ static void op_keep_failed(void *userdata, const StateDomain *sd) {
                 if (d->owed && !d->active)
                         d->given_up = true;     /* reported, its XML with the operator */
         }
-        op_leave(s);
+        sim_op_leave(s);
 }
 
 static void op_take_delay(void *userdata) {
         Sim *s = SIM(userdata);
 
-        if (op_enter(s, SIM_OP_TAKE_DELAY))
+        if (sim_op_enter(s, SIM_OP_TAKE_DELAY))
                 return;
         if (!s->delay_held)
                 sim_log(s, "delay lock taken");
         s->delay_held = true;
-        op_leave(s);
+        sim_op_leave(s);
 }
 
 static void op_release_delay(void *userdata) {
         Sim *s = SIM(userdata);
 
-        if (op_enter(s, SIM_OP_RELEASE_DELAY))
+        if (sim_op_enter(s, SIM_OP_RELEASE_DELAY))
                 return;
         if (s->delay_held)
                 sim_log(s, "delay lock released");
         s->delay_held = false;
-        op_leave(s);
+        sim_op_leave(s);
 }
 
 static int op_write_mem_sleep(void *userdata, MemSleep m) {
         Sim *s = SIM(userdata);
         int r;
 
-        if (op_enter(s, SIM_OP_WRITE_MEM_SLEEP))
+        if (sim_op_enter(s, SIM_OP_WRITE_MEM_SLEEP))
                 return 0;
         if (m < 0 || m >= _MEM_SLEEP_MAX || !(s->power.mem_sleep_available & POWER_MASK(m)))
                 r = -EINVAL;
@@ -427,7 +306,7 @@ static int op_write_mem_sleep(void *userdata, MemSleep m) {
                 r = 0;
         }
         sim_log(s, "mem_sleep <- %s -> %s", strna(mem_sleep_to_string(m)), r < 0 ? STRERROR(r) : "ok");
-        op_leave(s);
+        sim_op_leave(s);
         return r;
 }
 
@@ -480,9 +359,9 @@ const CycleOps sim_ops = {
         .now = op_now,
         .realtime = op_realtime,
         .observe = op_observe,
-        .shutdown = op_shutdown,
-        .destroy = op_destroy,
-        .start = op_start,
+        .shutdown = sim_submit_shutdown,
+        .destroy = sim_submit_destroy,
+        .start = sim_submit_start,
         .get_xml = op_get_xml,
         .save = op_save,
         .finish = op_finish,

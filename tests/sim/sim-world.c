@@ -239,6 +239,10 @@ void sim_operator_start(Sim *s, unsigned i) {
         d->started_at = s->now;
         d->owed = d->owed_by_drain = d->ambiguous = d->given_up = d->reported_running = d->maybe_sent = false;
         d->shutdown_pending = false;
+        /* tdsleepd's request for it, already on its way, cannot be withdrawn and may land
+         * on this run: a start (should it stop again first), a shutdown. Whatever follows
+         * from it is neither required nor wrong. */
+        d->ambiguous = d->raced = sim_request_in_flight(s, d);
         sim_queue_event(s, d, true);
         sim_deliver_events_now(s);      /* libvirt emits STARTED before virsh returns */
 }
@@ -274,6 +278,7 @@ void sim_libvirt_die(Sim *s, uint64_t down_usec) {
         external(s);
         s->libvirt_up = false;
         s->n_events = 0;        /* what was not dispatched yet is lost with the connection */
+        sim_effects_libvirt_lost(s);
         s->libvirt_back_at = s->now + down_usec;
         s->libvirt_notify_at = s->now + (s->settling ? 0 : sim_rand(&s->src, 500) * USEC_PER_MSEC);
         sim_log(s, "libvirtd dies for %.1fs", (double) down_usec / USEC_PER_SEC);
@@ -370,6 +375,7 @@ typedef enum Next {
         NEXT_EVENT,
         NEXT_HOST,
         NEXT_TIMER,
+        NEXT_EFFECT,
 } Next;
 
 static uint64_t host_next(const Sim *s) {
@@ -413,6 +419,12 @@ static Next next_internal(const Sim *s, uint64_t *ret_at, unsigned *ret_index) {
         CONSIDER(host_next(s), NEXT_HOST, 0);
         if (s->cycle)
                 CONSIDER(s->timer_at, NEXT_TIMER, 0);
+        if (s->n_effects > 0) {
+                unsigned e = 0;
+                uint64_t at = sim_effect_next(s, &e);
+
+                CONSIDER(at, NEXT_EFFECT, e);
+        }
 #undef CONSIDER
         *ret_at = best;
         return next;
@@ -483,6 +495,10 @@ static bool run_one(Sim *s, uint64_t limit) {
         case NEXT_TIMER:
                 s->timer_at = SIM_USEC_INFINITY;
                 ENGINE(s, cycle_on_timer(s->cycle));
+                break;
+        case NEXT_EFFECT:
+                external(s);
+                sim_effect_run(s, index);
                 break;
         case NEXT_NONE:
                 break;

@@ -195,6 +195,8 @@ void sim_domain_stopped(Sim *s, SimDomain *d, SimStopReason why) {
                 break;
         }
         d->shutdown_pending = d->shutdown_for_sleep = d->reported_running = d->maybe_sent = false;
+        if (d->raced && d->starts_in_cycle > 0)
+                d->raced = false;       /* the run tdsleepd's own start began is over */
         sim_log(s, "%s stopped (%s)%s", d->name,
                 why == SIM_STOP_DESTROYED ? "destroyed" : why == SIM_STOP_BY_ITSELF ? "guest" :
                 why == SIM_STOP_LOST_IN_SLEEP ? "lost in the sleep" : "operator",
@@ -279,6 +281,7 @@ void sim_crash(Sim *s, uint64_t down_usec) {
         }
         s->timer_at = SIM_USEC_INFINITY;
         s->n_events = 0;
+        sim_effects_crash(s);
         s->libvirt_seen = false;
         if (s->delay_held && s->fdstore_fault != 0) {
                 /* The lock's fd was not in the fd store: it closed with the process. */

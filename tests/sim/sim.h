@@ -25,6 +25,7 @@
 
 #define SIM_DOMAINS_MAX 8
 #define SIM_EVENTS_MAX 64
+#define SIM_EFFECTS_MAX 32
 #define SIM_TRACE_LINES 48
 #define SIM_TRACE_LINE_MAX 200
 #define SIM_USEC_INFINITY UINT64_MAX
@@ -100,10 +101,27 @@ typedef struct SimDomain {
                                  * with a shutdown pending: a later stop is that reported risk */
         bool ambiguous;         /* lost in a forced sleep with a shutdown pending */
         bool keep_failed;       /* ops->keep_failed was called for it */
+        bool raced;             /* someone started it while a request of tdsleepd was on its
+                                 * way: the events of this run and the next are ambiguous */
         unsigned starts_in_cycle;       /* in this cycle, since tdsleepd last stopped it */
         unsigned starts, start_calls, shutdowns, destroys;
         uint64_t shutdown_delivered_at;
 } SimDomain;
+
+/* A request of the engine on its way (sim-effects.c). */
+typedef struct SimEffect {
+        SimOp op;
+        uint64_t request;
+        char uuid[UUID_STRING_MAX];
+        bool persistent;        /* start */
+        char *xml;              /* start */
+        uint64_t land_at;       /* libvirtd carries it out */
+        uint64_t done_at;       /* its result reaches the engine (after it landed) */
+        bool landed;
+        bool lost;              /* libvirtd died before it landed: -ENOTCONN */
+        int result;
+        char error[128];
+} SimEffect;
 
 typedef struct SimEvent {
         unsigned domain;
@@ -179,6 +197,8 @@ typedef struct Sim {
         uint64_t libvirt_notify_at;     /* the daemon notices libvirtd went away */
         SimEvent events[SIM_EVENTS_MAX];
         unsigned n_events;
+        SimEffect effects[SIM_EFFECTS_MAX];     /* the engine's requests in flight */
+        unsigned n_effects;
         char error_text[128];
         SimOp fail_next_op;             /* scripted: the next call of this op fails */
         int fail_next_errno;

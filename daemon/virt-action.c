@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The actions on one domain. shutdown, destroy and start run on the executor's workers:
+ * the loop thread takes references to the connection and the domain, a worker makes the
+ * RPCs, and the loop thread gets the result. Only libvirt objects (whose reference
+ * counts and calls libvirt makes thread-safe) and the request itself cross threads. */
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "virt-internal.h"
+
+typedef struct VirtRequest {
+        ExecutorJob job;                /* first: the executor hands back &job */
+        VirtAction action;
+        virConnectPtr conn;             /* a reference of the request's own */
+        virDomainPtr dom;               /* a reference, or NULL: looked up by uuid */
+        char uuid[UUID_STRING_MAX];
+        char *xml;                      /* start of a transient domain */
+        bool persistent;
+        int result;                     /* preset (< 0) by the loop thread: not run */
+        char error[512];
+        VirtActionDone done;
+        void *userdata;
+        uint64_t id;
+} VirtRequest;
+
+/* The domain's handle (a new reference: virDomainFree() it), from the table when known. */
+static virDomainPtr lookup(Virt *v, const char *uuid, int *ret_error) {
+        Domain *d = virt_find_domain(v, uuid);
+        virConnectPtr conn = virt_connection(v);
+        virDomainPtr dom;
+
+        if (!conn) {
+                *ret_error = -ENOTCONN;
+                return NULL;
+        }
+        if (d && d->handle && virDomainRef(d->handle) == 0)
+                return d->handle;
+        dom = virDomainLookupByUUIDString(conn, uuid);
+        if (!dom)
+                *ret_error = errno_from_libvirt(conn);
+        return dom;
+}
+
+/* ---- on a worker ---- */
+
+/* An action that failed as "operation invalid": libvirt says whether the domain runs. */
+static int stop_failed(VirtRequest *q) {
+        int r = errno_from_libvirt(q->conn);
+
+        if (r == -EINVAL)
+                r = virDomainIsActive(q->dom) == 0 ? -ESRCH : -EIO;
+        return r;
+}
+
+static int start_transient(VirtRequest *q) {
+        virDomainPtr dom = virDomainCreateXML(q->conn, q->xml, 0);
+        int r;
+
+        if (dom) {
+                virDomainFree(dom);
+                return 0;
+        }
+        r = errno_from_libvirt(q->conn);
+        if (r == -ENOTCONN)
+                return r;
+        /* "already exists with uuid ...": only libvirt knows whether that one runs. */
+        dom = virDomainLookupByUUIDString(q->conn, q->uuid);
+        if (dom) {
+                if (virDomainIsActive(dom) == 1)
+                        r = -EALREADY;
+                virDomainFree(dom);
+        }
+        return r == -EINVAL ? -EIO : r;
+}
+
+static int start_persistent(VirtRequest *q) {
+        int r;
+
+        if (virDomainCreate(q->dom) >= 0)
+                return 0;
+        r = errno_from_libvirt(q->conn);
+        if (r == -EINVAL)       /* "domain is already running"? libvirt says */
+                r = virDomainIsActive(q->dom) == 1 ? -EALREADY : -EIO;
+        return r;
+}
+
+static int request_run_action(VirtRequest *q) {
+        if (q->action == VIRT_ACTION_START && !q->persistent)
+                return start_transient(q);
+        if (!q->dom) {
+                q->dom = virDomainLookupByUUIDString(q->conn, q->uuid);
+                if (!q->dom)
+                        return errno_from_libvirt(q->conn);
+        }
+        switch (q->action) {
+        case VIRT_ACTION_SHUTDOWN:
+                return virDomainShutdown(q->dom) < 0 ? stop_failed(q) : 0;
+        case VIRT_ACTION_DESTROY:
+                return virDomainDestroy(q->dom) < 0 ? stop_failed(q) : 0;
+        default:
+                return start_persistent(q);
+        }
+}
+
+static void request_run(ExecutorJob *j) {
+        VirtRequest *q = (VirtRequest *) j;
+
+        if (q->result < 0)
+                return;
+        q->result = request_run_action(q);
+        if (q->result < 0)
+                snprintf(q->error, sizeof q->error, "%s", virt_last_error());
+        /* Dropped here, not on the loop: the last reference of a closed connection may
+         * take a while to go, and the loop thread must not wait for it. */
+        if (q->dom)
+                virDomainFree(q->dom);
+        q->dom = NULL;
+        virConnectClose(q->conn);
+        q->conn = NULL;
+}
+
+/* ---- on the loop thread ---- */
+
+static void request_done(ExecutorJob *j) {
+        VirtRequest *q = (VirtRequest *) j;
+
+        if (q->conn) {                  /* never run (the executor is going away) */
+                q->result = -ENOTCONN;
+                if (q->dom)
+                        virDomainFree(q->dom);
+                virConnectClose(q->conn);
+        }
+        q->done(q->userdata, q->id, q->result, q->result < 0 ? q->error : NULL);
+        free(q->xml);
+        free(q);
+}
+
+int virt_submit_action(Virt *v, Executor *x, VirtAction action, const char *uuid, const char *xml,
+                       bool persistent, VirtActionDone done, void *userdata, uint64_t id) {
+        virConnectPtr conn = virt_connection(v);
+        Domain *d = virt_find_domain(v, uuid);
+        VirtRequest *q;
+
+        if (!conn)
+                return -ENOTCONN;
+        if (action == VIRT_ACTION_START && !persistent && !xml)
+                return -EINVAL;
+        q = calloc(1, sizeof(VirtRequest));
+        if (!q)
+                return -ENOMEM;
+        *q = (VirtRequest) {
+                .job = { .run = request_run, .done = request_done },
+                .action = action,
+                .persistent = persistent,
+                .done = done,
+                .userdata = userdata,
+                .id = id,
+        };
+        snprintf(q->uuid, sizeof q->uuid, "%s", uuid);
+        if (xml && !(q->xml = strdup(xml))) {
+                free(q);
+                return -ENOMEM;
+        }
+        if (virConnectRef(conn) == 0)
+                q->conn = conn;
+        if (d && d->handle && virDomainRef(d->handle) == 0)
+                q->dom = d->handle;
+        /* The table knows (from the events) whether it runs: no RPC to ask. */
+        if (action == VIRT_ACTION_START && persistent && d && d->active) {
+                q->result = -EALREADY;
+                snprintf(q->error, sizeof q->error, "domain is already running");
+        }
+        if (!q->conn) {
+                q->result = -ENOTCONN;
+                snprintf(q->error, sizeof q->error, "no connection to libvirt");
+        }
+        executor_submit(x, &q->job);
+        return 0;
+}
+
+int virt_get_xml(Virt *v, const char *uuid, char **ret) {
+        int r = 0;
+        virDomainPtr dom = lookup(v, uuid, &r);
+        char *xml;
+
+        if (!dom)
+                return r;
+        xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_MIGRATABLE);
+        if (!xml)       /* not every driver knows MIGRATABLE */
+                xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE);
+        if (!xml)
+                r = errno_from_libvirt(virt_connection(v));
+        virDomainFree(dom);
+        *ret = xml;
+        return xml ? 0 : r;
+}
