@@ -240,9 +240,10 @@ void sim_operator_start(Sim *s, unsigned i) {
         d->owed = d->owed_by_drain = d->ambiguous = d->given_up = d->reported_running = d->maybe_sent = false;
         d->shutdown_pending = false;
         /* tdsleepd's request for it, already on its way, cannot be withdrawn and may land
-         * on this run: a start (should it stop again first), a shutdown. Whatever follows
-         * from it is neither required nor wrong. */
-        d->ambiguous = d->raced = sim_request_in_flight(s, d);
+         * on this run: a start (should it stop again first), a shutdown. And a start that
+         * tdsleepd cannot see (down, or libvirt away from it: the event is lost) leaves
+         * its record saying "stopped". Whatever follows is neither required nor wrong. */
+        d->ambiguous = d->raced = sim_request_in_flight(s, d) || !s->cycle || !s->libvirt_seen;
         sim_queue_event(s, d, true);
         sim_deliver_events_now(s);      /* libvirt emits STARTED before virsh returns */
 }

@@ -175,7 +175,8 @@ void sim_domain_stopped(Sim *s, SimDomain *d, SimStopReason why) {
         case SIM_STOP_DESTROYED:
         case SIM_STOP_BY_ITSELF:
         case SIM_STOP_OPERATOR:         /* with tdsleepd's shutdown pending: whose stop is it? */
-                if (why != SIM_STOP_DESTROYED && !d->shutdown_pending && d->maybe_sent) {
+                /* (A pending request reported as a risk does not settle it either.) */
+                if (why != SIM_STOP_DESTROYED && (!d->shutdown_pending || d->reported_running) && d->maybe_sent) {
                         d->ambiguous = true;    /* the record cannot tell: either way is right */
                         d->starts_in_cycle = 0;
                 } else if (why == SIM_STOP_DESTROYED || (d->shutdown_pending && !d->reported_running)) {
