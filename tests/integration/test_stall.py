@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Issue 14: a stalled libvirtd delays nothing else. tdsleepd's libvirt calls run on its
+worker threads; the loop (control socket, logind, watchdog, timers) keeps answering
+while the private libvirtd is stopped with SIGSTOP in the middle of a prepare.
+
+This asserts that it answers at all, promptly, while the stall lasts; how fast (p50,
+p99) is measured in bench/. The stall itself is the scenario (a deliberate wait), not
+synchronisation."""
+import contextlib
+import os
+import signal
+import time
+import unittest
+
+from tdsleeptest import TDSleepTestCase, config_text, log, now
+
+TDS = ["stall-td1", "stall-td2", "stall-td3"]
+STALL = 6                   # seconds libvirtd stays stopped
+ANSWER = 2.0                # a GetStatus must answer within this while it does
+
+
+class Stall(TDSleepTestCase):
+    def continue_libvirtd_after(self):
+        def ensure():
+            with contextlib.suppress(ProcessLookupError, TypeError):
+                os.kill(self.lv.pid, signal.SIGCONT)
+        self.addCleanup(ensure)
+
+    def test_getstatus_answers_while_libvirtd_is_stopped_mid_prepare(self):
+        for n in TDS:
+            self.define_test_domain(n)
+        d = self.daemon(config=config_text(ShutdownTimeoutSec="30s")).start()
+        self.wait_lock()
+        self.lv.wait_client(d.pid, 10)
+        self.continue_libvirtd_after()
+        os.kill(self.lv.pid, signal.SIGSTOP)
+        t0 = now()
+        self.mock.prepare_for_sleep(True)
+        d.wait_status(lambda s: s.startswith("preparing"), 5, "STATUS preparing", since=t0)
+        answers = []
+        while now() - t0 < STALL:
+            t = now()
+            st = d.call("GetStatus", timeout=ANSWER)["status"]
+            answers.append(now() - t)
+            self.assertEqual(st["phase"], "preparing", "the prepare cannot be over: libvirtd is stopped")
+            self.assertIsNotNone(d.call("ListDomains", timeout=ANSWER))
+            time.sleep(0.5)     # a few calls spread over the stall
+        self.assertTrue(self.mock.daemon_locks(), "the delay lock went while the shutdowns are in flight")
+        log("GetStatus during a %ds stall: %d calls, slowest %.1f ms" %
+            (STALL, len(answers), 1000 * max(answers)))
+        os.kill(self.lv.pid, signal.SIGCONT)
+        _, st = self.wait_lock_gone(30, lambda: self.states(TDS))
+        self.assertEqual(st, {n: "shutoff" for n in TDS})
+        t1 = now()
+        self.mock.prepare_for_sleep(False)
+        d.wait_status(lambda s: s.startswith("idle"), 30, "STATUS idle", since=t1)
+        self.assertEqual(self.states(TDS), {n: "running" for n in TDS})
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
