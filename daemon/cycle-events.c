@@ -207,8 +207,8 @@ void cycle_on_domain(Cycle *c, const PlanDomain *d, bool started) {
         else if (!started) {
                 if (j)
                         job_on_stopped(c, j);
-        } else if (j && IN_SET(j->state, JOB_START_PENDING, JOB_START_RETRY) && j->in_flight != EFFECT_START &&
-                   c->record.phase == CYCLE_PHASE_RESUMING) {
+        } else if (j && IN_SET(j->state, JOB_START_PENDING, JOB_START_RETRY) && j->in_flight != EFFECT_START) {
+                /* (Also while a new sleep is prepared before the resume could start it.) */
                 log_job(c, j, LOG_INFO, MESSAGE_TD_STARTED, "TD %s was started by someone else", d->name);
                 job_domain(c, j)->started = true;
                 job_set_state(c, j, JOB_DROPPED);

@@ -66,6 +66,11 @@ void sim_check_entry(Sim *s) {
 
                 if (!d->active || !d->protected || d->action == SLEEP_ACTION_REFUSE)
                         continue;
+                /* Someone started it while tdsleepd's own start of it was on its way, and
+                 * it stopped again in between: a STOPPED of that run may be taken for the
+                 * stop of this one (DESIGN.md section 5, accepted and documented). */
+                if (d->raced)
+                        continue;
                 j = sim_job_state(s, i);
                 if (IN_SET(j, JOB_LEFT_RUNNING, JOB_STOP_FAILED))
                         continue;

@@ -344,7 +344,8 @@ void sim_start_daemon(Sim *s) {
                 /* Saves failed meanwhile (disk and fd store): the record is older than a start
                  * (an operator's, say), so it cannot tell that this TD ran again. The journal
                  * said at crit that no durable record could be written. */
-                if (sd && !sd->started && d->started_at > s->disk.saved_at && d->started_at > s->fdstore.saved_at &&
+                /* (At the same instant as the last save: the start may have come after it.) */
+                if (sd && !sd->started && d->started_at >= s->disk.saved_at && d->started_at >= s->fdstore.saved_at &&
                     !d->owed) {
                         d->ambiguous = true;
                         d->starts_in_cycle = 0;
