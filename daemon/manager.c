@@ -304,6 +304,8 @@ static void manager_on_domain_event(void *userdata, Domain *d, int event, int de
         Manager *m = userdata;
         PlanDomain pd;
 
+        if (m->exiting)
+                return;         /* a connection made as the executor stopped: nobody listens */
         if (IN_SET(event, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STOPPED)) {
                 manager_plan_domain(m, d, &pd);
                 if (event == VIR_DOMAIN_EVENT_STARTED)
@@ -319,6 +321,9 @@ static void manager_on_domain_event(void *userdata, Domain *d, int event, int de
 
 static void manager_on_libvirt_changed(void *userdata) {
         Manager *m = userdata;
+
+        if (m->exiting)
+                return;
 
         cycle_on_libvirt(m->cycle, virt_is_connected(m->virt));
         if (virt_is_connected(m->virt)) {
@@ -340,7 +345,7 @@ bool manager_record_degraded(const Manager *m) {
 }
 
 int manager_start_virt(Manager *m) {
-        int r = virt_new(m->event, manager_libvirt_uri(m), &virt_callbacks, m, &m->virt);
+        int r = virt_new(m->event, m->executor, manager_libvirt_uri(m), &virt_callbacks, m, &m->virt);
 
         if (r < 0)
                 return log_error_errno(r, "Failed to set up libvirt: %s", STRERROR(r));
@@ -499,14 +504,37 @@ int manager_start(Manager *m) {
         return logind_start(m->logind);
 }
 
-int manager_run(Manager *m) {
-        int r;
+/* How long READY waits for the first connection to libvirt. */
+#define READY_CONNECT_WAIT_USEC (5 * USEC_PER_SEC)
 
+/* READY once the first connection is made or has failed, so that whoever starts after
+ * tdsleepd sees libvirt's table; but not later than READY_CONNECT_WAIT_USEC, so that a
+ * stalled libvirtd does not hold up the start (the connection goes on meanwhile). The
+ * loop serves everything while it waits. */
+static void manager_wait_first_connection(Manager *m) {
+        uint64_t now, end;
+
+        if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        end = now + READY_CONNECT_WAIT_USEC;
+        while (virt_is_connecting(m->virt) && now < end && sd_event_get_state(m->event) != SD_EVENT_FINISHED) {
+                if (sd_event_run(m->event, end - now) < 0 || sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
+                        return;
+        }
+}
+
+int manager_run(Manager *m) {
+        int r = 0;
+
+        manager_wait_first_connection(m);
         manager_update_status(m);
         (void) sd_notify(false, "READY=1");
         log_info("tdsleepd " PACKAGE_VERSION " running: libvirt %s, state in %s, sysfs below %s",
                  manager_libvirt_uri(m), m->state_dir, m->sysfs_root);
-        r = sd_event_loop(m->event);
+        if (sd_event_get_state(m->event) == SD_EVENT_FINISHED)
+                (void) sd_event_get_exit_code(m->event, &r);    /* asked to stop while waiting */
+        else
+                r = sd_event_loop(m->event);
         (void) sd_notify(false, "STOPPING=1");
         return r;
 }

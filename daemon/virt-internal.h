@@ -1,9 +1,38 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Shared between virt.c (the connection and the table) and virt-action.c (the actions). */
+/* Shared between virt.c (the table, the events, dropping a connection), virt-connect.c
+ * (making one, on a worker) and virt-action.c (the actions). */
 
 #include "virt.h"
+
+/* A lifecycle (event >= 0) or metadata (event < 0) event of a connection still being made. */
+typedef struct PendingEvent {
+        virDomainPtr dom;       /* a reference */
+        int event, detail;
+} PendingEvent;
+
+struct Virt {
+        const VirtCallbacks *cb;
+        void *userdata;
+        sd_event *event;
+        Executor *executor;
+        char *uri;
+        virConnectPtr conn;             /* installed on the loop thread, with its table */
+        int lifecycle_id;
+        int metadata_id;
+        bool connecting;                /* a worker is connecting */
+        PendingEvent *pending;          /* events that came meanwhile, in order */
+        size_t n_pending;
+        bool pending_lost;              /* one could not be kept: list again */
+        sd_event_source *reconnect_timer;
+        int close_fd;                   /* on_close (any thread) tells the loop */
+        int close_reason;
+        sd_event_source *close_source;
+        uint64_t backoff_usec;
+        Domain **domains;
+        size_t n_domains;
+};
 
 /* Classify the failure libvirt just reported on this thread, and keep its message
  * (virt_last_error). -ENOTCONN when the connection is gone, -ENOENT no such domain,
@@ -11,3 +40,16 @@
 int errno_from_libvirt(virConnectPtr conn);
 /* The open connection, or NULL. */
 virConnectPtr virt_connection(Virt *v);
+
+/* virt.c */
+void domain_classify_xml(Domain *d, const char *xml);
+void domains_clear(Virt *v);
+int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque);
+void on_metadata_change(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri, void *opaque);
+void on_close(virConnectPtr conn, int reason, void *opaque);
+void virt_drop_connection(Virt *v);
+void virt_replay_pending(Virt *v);
+void virt_clear_pending(Virt *v);
+
+/* virt-connect.c */
+void virt_schedule_reconnect(Virt *v);

@@ -3,27 +3,14 @@
 #include <libvirt/virterror.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "log.h"
 #include "virt-internal.h"
 
-#define BACKOFF_MIN_USEC (100 * USEC_PER_MSEC)
-#define BACKOFF_MAX_USEC (5 * USEC_PER_SEC)
+#include <sys/eventfd.h>
+#include <unistd.h>
 
-struct Virt {
-        const VirtCallbacks *cb;
-        void *userdata;
-        sd_event *event;
-        char *uri;
-        virConnectPtr conn;
-        int lifecycle_id;
-        int metadata_id;
-        sd_event_source *reconnect_timer;
-        sd_event_source *drop_defer;    /* connection closed: tear down outside libvirt's callback */
-        uint64_t backoff_usec;
-        Domain **domains;
-        size_t n_domains;
-};
 
 static void on_libvirt_error(void *userdata, virErrorPtr err) {
         /* libvirt prints every error to stderr by default; we report the ones that matter. */
@@ -72,7 +59,7 @@ static Domain *domain_free(Domain *d) {
         return NULL;
 }
 
-static void domains_clear(Virt *v) {
+void domains_clear(Virt *v) {
         for (size_t i = 0; i < v->n_domains; i++)
                 domain_free(v->domains[i]);
         free(v->domains);
@@ -101,9 +88,18 @@ static void domain_remove(Virt *v, Domain *d) {
                 }
 }
 
-/* Read the domain's XML and classify it. A broken document is reported once per change. */
+/* Classify the domain from its XML. A broken document is reported once per change. */
+void domain_classify_xml(Domain *d, const char *xml) {
+        _cleanup_(freep) char *error = NULL;
+
+        d->policy_broken = classify_domain_xml(xml, &d->policy, &error) < 0;
+        if (d->policy_broken)
+                log_warning("Domain %s: %s; judging it by its launchSecurity alone", d->name, strna(error));
+}
+
+/* Read the domain's XML (an RPC, on the loop thread) and classify it. */
 static void domain_classify(Domain *d, virDomainPtr dom) {
-        _cleanup_(freep) char *xml = virDomainGetXMLDesc(dom, 0), *error = NULL;
+        _cleanup_(freep) char *xml = virDomainGetXMLDesc(dom, 0);
 
         if (!xml) {
                 (void) errno_from_libvirt(virDomainGetConnect(dom));
@@ -111,9 +107,7 @@ static void domain_classify(Domain *d, virDomainPtr dom) {
                 d->policy_broken = true;
                 return;
         }
-        d->policy_broken = classify_domain_xml(xml, &d->policy, &error) < 0;
-        if (d->policy_broken)
-                log_warning("Domain %s: %s; judging it by its launchSecurity alone", d->name, strna(error));
+        domain_classify_xml(d, xml);
 }
 
 /* Find or add the domain. A new one is read in full (state, persistence, XML); a known
@@ -145,28 +139,37 @@ static Domain *domain_update(Virt *v, virDomainPtr dom) {
         return d;
 }
 
-static int domains_enumerate(Virt *v) {
-        virDomainPtr *doms = NULL;
-        int n = virConnectListAllDomains(v->conn, &doms, 0);
-
-        if (n < 0)
-                return errno_from_libvirt(v->conn);
-        domains_clear(v);
-        for (int i = 0; i < n; i++) {
-                if (!domain_update(v, doms[i]))
-                        log_warning("Failed to record domain %s", strna(virDomainGetName(doms[i])));
-                virDomainFree(doms[i]);
-        }
-        free(doms);
-        return 0;
-}
-
 /* ---- events ---- */
 
-static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
-        Virt *v = opaque;
-        Domain *d = domain_update(v, dom);
+/* Events of a connection that is not installed yet (a worker is still listing its
+ * domains): kept in order, and replayed on the new table. */
+static bool event_queued(Virt *v, virConnectPtr conn, virDomainPtr dom, int event, int detail) {
+        PendingEvent *a;
 
+        if (conn == v->conn)
+                return false;
+        if (!v->connecting)
+                return true;    /* a connection being dropped: its table is gone */
+        a = reallocarray(v->pending, v->n_pending + 1, sizeof(PendingEvent));
+        if (!a || virDomainRef(dom) < 0) {
+                log_error("Out of memory keeping a libvirt event: reading the table again");
+                v->pending_lost = true;
+                if (a)
+                        v->pending = a;
+                return true;
+        }
+        v->pending = a;
+        v->pending[v->n_pending++] = (PendingEvent) { .dom = dom, .event = event, .detail = detail };
+        return true;
+}
+
+int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
+        Virt *v = opaque;
+        Domain *d;
+
+        if (event_queued(v, conn, dom, event, detail))
+                return 0;
+        d = domain_update(v, dom);
         if (!d)
                 return 0;
         switch (event) {
@@ -199,11 +202,13 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         return 0;
 }
 
-static void on_metadata_change(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri,
-                               void *opaque) {
+void on_metadata_change(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri, void *opaque) {
         Virt *v = opaque;
-        Domain *d = domain_update(v, dom);
+        Domain *d;
 
+        if (event_queued(v, conn, dom, -1, 0))
+                return;
+        d = domain_update(v, dom);
         if (!d)
                 return;
         domain_classify(d, dom);
@@ -211,10 +216,27 @@ static void on_metadata_change(virConnectPtr conn, virDomainPtr dom, int type, c
         v->cb->on_domain(v->userdata, d, VIR_DOMAIN_EVENT_DEFINED, 0);
 }
 
-static void virt_schedule_reconnect(Virt *v);
-static void on_close(virConnectPtr conn, int reason, void *opaque);
+/* Replay what came while the connection was being made, now that its table is in. */
+void virt_replay_pending(Virt *v) {
+        for (size_t i = 0; i < v->n_pending; i++) {
+                PendingEvent *e = &v->pending[i];
 
-static void virt_drop_connection(Virt *v) {
+                if (e->event < 0)
+                        on_metadata_change(v->conn, e->dom, 0, NULL, v);
+                else
+                        (void) on_lifecycle(v->conn, e->dom, e->event, e->detail, v);
+        }
+        virt_clear_pending(v);
+}
+
+void virt_clear_pending(Virt *v) {
+        for (size_t i = 0; i < v->n_pending; i++)
+                virDomainFree(v->pending[i].dom);
+        v->pending = mfree(v->pending);
+        v->n_pending = 0;
+}
+
+void virt_drop_connection(Virt *v) {
         if (!v->conn)
                 return;
         if (v->lifecycle_id >= 0)
@@ -227,92 +249,31 @@ static void virt_drop_connection(Virt *v) {
         v->conn = NULL;
 }
 
-static int on_drop_defer(sd_event_source *s, void *userdata) {
+/* On the loop thread: the connection closed (on_close said so through close_fd). */
+static int on_closed(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Virt *v = userdata;
+        uint64_t n;
 
-        v->drop_defer = sd_event_source_disable_unref(v->drop_defer);
+        (void) !read(fd, &n, sizeof n);
+        if (!v->conn)
+                return 0;       /* dropped meanwhile (a new URI) */
+        log_warning("Lost the connection to libvirt (%s, reason %d); reconnecting", v->uri,
+                    __atomic_load_n(&v->close_reason, __ATOMIC_RELAXED));
         virt_drop_connection(v);
         v->cb->on_connection(v->userdata);
         virt_schedule_reconnect(v);
         return 0;
 }
 
-static void on_close(virConnectPtr conn, int reason, void *opaque) {
+/* libvirt calls this from whichever thread saw the connection close (a worker in an
+ * RPC, or the loop). Closing the connection from inside it is not allowed, and only
+ * the loop thread may touch sd-event or the table: tell the loop. */
+void on_close(virConnectPtr conn, int reason, void *opaque) {
         Virt *v = opaque;
+        static const uint64_t one = 1;
 
-        log_warning("Lost the connection to libvirt (%s, reason %d); reconnecting", v->uri, reason);
-        /* Closing the connection from inside libvirt's own callback is not allowed. */
-        if (!v->drop_defer && sd_event_add_defer(v->event, &v->drop_defer, on_drop_defer, v) < 0)
-                log_error("Failed to schedule the libvirt reconnect");
-}
-
-/* ---- connecting ---- */
-
-static int virt_register(Virt *v) {
-        v->lifecycle_id = virConnectDomainEventRegisterAny(v->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                           VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), v, NULL);
-        if (v->lifecycle_id < 0)
-                return errno_from_libvirt(v->conn);
-        /* Metadata events only refresh the per-domain policy: fine to lack them. */
-        v->metadata_id = virConnectDomainEventRegisterAny(v->conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-                                                          VIR_DOMAIN_EVENT_CALLBACK(on_metadata_change), v, NULL);
-        if (virConnectRegisterCloseCallback(v->conn, on_close, v, NULL) < 0)
-                return errno_from_libvirt(v->conn);
-        return 0;
-}
-
-static int virt_try_connect(Virt *v) {
-        int r;
-
-        v->conn = virConnectOpen(v->uri);
-        if (!v->conn)
-                return errno_from_libvirt(v->conn);
-        r = virt_register(v);
-        if (r >= 0)
-                r = domains_enumerate(v);
-        if (r < 0) {
-                virt_drop_connection(v);
-                return r;
-        }
-        return 0;
-}
-
-static int on_reconnect_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        virt_connect(userdata);
-        return 0;
-}
-
-static void virt_schedule_reconnect(Virt *v) {
-        int r;
-
-        v->backoff_usec = v->backoff_usec == 0 ? BACKOFF_MIN_USEC : v->backoff_usec * 2;
-        if (v->backoff_usec > BACKOFF_MAX_USEC)
-                v->backoff_usec = BACKOFF_MAX_USEC;
-        v->reconnect_timer = sd_event_source_disable_unref(v->reconnect_timer);
-        r = sd_event_add_time_relative(v->event, &v->reconnect_timer, CLOCK_MONOTONIC, v->backoff_usec, 0,
-                                       on_reconnect_timer, v);
-        if (r < 0)
-                log_error_errno(r, "Failed to arm the libvirt reconnect timer: %s", STRERROR(r));
-}
-
-void virt_connect(Virt *v) {
-        bool first = v->backoff_usec == 0;
-        int r;
-
-        if (v->conn)
-                return;
-        r = virt_try_connect(v);
-        if (r < 0) {
-                /* Say it once per outage, not at every retry. */
-                if (first)
-                        log_warning("Failed to connect to libvirt at %s: %s; retrying", v->uri, virt_last_error());
-                virt_schedule_reconnect(v);
-                return;
-        }
-        v->reconnect_timer = sd_event_source_disable_unref(v->reconnect_timer);
-        v->backoff_usec = 0;
-        log_info("Connected to libvirt at %s: %zu domains", v->uri, v->n_domains);
-        v->cb->on_connection(v->userdata);
+        __atomic_store_n(&v->close_reason, reason, __ATOMIC_RELAXED);
+        (void) !write(v->close_fd, &one, sizeof one);
 }
 
 void virt_set_uri(Virt *v, const char *uri) {
@@ -336,11 +297,23 @@ bool virt_is_connected(const Virt *v) {
         return v->conn != NULL;
 }
 
-int virt_new(sd_event *e, const char *uri, const VirtCallbacks *cb, void *userdata, Virt **ret) {
+bool virt_is_connecting(const Virt *v) {
+        return v->connecting;
+}
+
+int virt_new(sd_event *e, Executor *x, const char *uri, const VirtCallbacks *cb, void *userdata, Virt **ret) {
         _cleanup_(virt_freep) Virt *v = calloc(1, sizeof(Virt));
+        int r;
 
         if (!v)
                 return -ENOMEM;
+        v->executor = x;
+        v->close_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (v->close_fd < 0)
+                return -errno;
+        r = sd_event_add_io(e, &v->close_source, v->close_fd, EPOLLIN, on_closed, v);
+        if (r < 0)
+                return r;
         v->cb = cb;
         v->userdata = userdata;
         v->event = sd_event_ref(e);
@@ -357,8 +330,11 @@ Virt *virt_free(Virt *v) {
         if (!v)
                 return NULL;
         virt_drop_connection(v);
+        virt_clear_pending(v);
         sd_event_source_disable_unref(v->reconnect_timer);
-        sd_event_source_disable_unref(v->drop_defer);
+        sd_event_source_disable_unref(v->close_source);
+        if (v->close_fd >= 0)
+                close(v->close_fd);
         domains_clear(v);
         sd_event_unref(v->event);
         free(v->uri);

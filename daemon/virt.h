@@ -33,15 +33,19 @@ typedef struct VirtCallbacks {
         void (*on_connection)(void *userdata);
 } VirtCallbacks;
 
-int virt_new(sd_event *e, const char *uri, const VirtCallbacks *cb, void *userdata, Virt **ret);
+/* Blocking calls (connecting, the actions) run on x's workers; x must outlive v. */
+int virt_new(sd_event *e, Executor *x, const char *uri, const VirtCallbacks *cb, void *userdata, Virt **ret);
 Virt *virt_free(Virt *v);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Virt *, virt_free)
 
-/* Try to connect now; on failure retry with backoff (0.1 s doubling up to 5 s). */
+/* Connect on a worker; on_connection() says when it is made. On failure retry with
+ * backoff (0.1 s doubling up to 5 s). */
 void virt_connect(Virt *v);
 /* Use another URI from now on (config reload): reconnects if it changed. */
 void virt_set_uri(Virt *v, const char *uri);
 bool virt_is_connected(const Virt *v);
+/* A worker is making the connection. */
+bool virt_is_connecting(const Virt *v);
 
 /* The known domains (valid until the next return to the event loop). */
 size_t virt_domains(Virt *v, Domain ***ret);

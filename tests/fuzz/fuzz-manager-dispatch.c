@@ -235,7 +235,9 @@ static void manager_setup(void) {
                 fprintf(stderr, "fuzz-manager-dispatch: manager_varlink_start() failed\n");
                 abort();
         }
-        virt_connect(m->virt);
+        virt_connect(m->virt);          /* on a worker: the loop hears when it is made */
+        for (int i = 0; i < 100 && !virt_is_connected(m->virt); i++)
+                (void) sd_event_run(m->event, 100 * USEC_PER_MSEC);
         if (!virt_is_connected(m->virt)) {
                 fprintf(stderr, "fuzz-manager-dispatch: cannot open %s\n", FUZZ_URI);
                 abort();

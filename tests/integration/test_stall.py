@@ -56,6 +56,24 @@ class Stall(TDSleepTestCase):
         d.wait_status(lambda s: s.startswith("idle"), 30, "STATUS idle", since=t1)
         self.assertEqual(self.states(TDS), {n: "running" for n in TDS})
 
+    def test_connecting_to_a_stopped_libvirtd_does_not_block_the_loop(self):
+        """tdsleepd starts while libvirtd is stopped: virConnectOpen waits on a worker,
+        the control socket answers (libvirt not connected yet), and the connection is
+        made once libvirtd continues."""
+        self.define_test_domain(TDS[0])
+        self.continue_libvirtd_after()
+        os.kill(self.lv.pid, signal.SIGSTOP)
+        d = self.daemon(config=config_text(ShutdownTimeoutSec="30s")).start()
+        t0 = now()
+        while now() - t0 < 3:
+            st = d.call("GetStatus", timeout=ANSWER)["status"]
+            self.assertFalse(st["libvirtConnected"], "connected to a stopped libvirtd")
+            time.sleep(0.5)     # a few calls spread over the stall
+        os.kill(self.lv.pid, signal.SIGCONT)
+        d.wait_log(r"Connected to libvirt at .*: \d+ domains", 20)
+        self.assertTrue(d.status()["libvirtConnected"])
+        self.assertIn(TDS[0], [x["name"] for x in d.call("ListDomains")["domains"]])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
