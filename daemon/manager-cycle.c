@@ -245,14 +245,10 @@ static const CycleOps cycle_ops = {
 };
 
 /* libvirtd serves max_client_requests (5 by default) calls of one connection at a time;
- * the workers share the daemon's connection, so more than that would only queue there. */
-#define EXECUTOR_WORKERS_MAX 5
-
-static unsigned executor_workers(const Config *c) {
-        unsigned n = MAX(c->parallel_start, c->parallel_shutdown);
-
-        return n == 0 || n > EXECUTOR_WORKERS_MAX ? EXECUTOR_WORKERS_MAX : n;
-}
+ * the workers share the daemon's connection, so more would only queue there. The engine
+ * bounds the requests in flight (ParallelStart=, ParallelShutdown=), so a Reload needs
+ * no other pool; idle workers wait on a condition variable and cost no wake-ups. */
+#define EXECUTOR_WORKERS 5
 
 /* The engine, its timer, and the record a previous run left. */
 int manager_start_cycle(Manager *m) {
@@ -269,9 +265,7 @@ int manager_start_cycle(Manager *m) {
                 r = sd_event_source_set_enabled(m->cycle_timer, SD_EVENT_OFF);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the cycle's timer: %s", STRERROR(r));
-        /* ParallelStart= starts at once need as many workers (0: no limit, a worker per
-         * libvirtd request slot). */
-        r = executor_new(m->event, executor_workers(&m->config), &m->executor);
+        r = executor_new(m->event, EXECUTOR_WORKERS, &m->executor);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the libvirt workers: %s", STRERROR(r));
         cycle_settings_from_config(&m->config, &settings);
