@@ -9,6 +9,8 @@
 #include "log.h"
 
 static const char *log_ident = "tdsleep";
+/* Read by any thread (libvirt reports errors on the thread that hit them, the daemon's
+ * workers too), changed by the loop thread (SetLogLevel): atomic, relaxed. */
 static int log_max_level = LOG_INFO;
 static bool log_to_journal = false;
 
@@ -19,15 +21,15 @@ void log_open(const char *ident) {
         /* JOURNAL_STREAM tells us stderr is connected to the journal (systemd.exec(5)). */
         log_to_journal = getenv("JOURNAL_STREAM") != NULL;
         if (level && streq(level, "debug"))
-                log_max_level = LOG_DEBUG;
+                __atomic_store_n(&log_max_level, LOG_DEBUG, __ATOMIC_RELAXED);
 }
 
 void log_set_max_level(int level) {
-        log_max_level = level;
+        __atomic_store_n(&log_max_level, level, __ATOMIC_RELAXED);
 }
 
 int log_get_max_level(void) {
-        return log_max_level;
+        return __atomic_load_n(&log_max_level, __ATOMIC_RELAXED);
 }
 
 static const char *level_name(int level) {
@@ -75,7 +77,7 @@ int log_internalv(int level, int error, const char *const *extra, const char *fm
         char buf[2048];
         int saved_errno = errno;
 
-        if (level > log_max_level)
+        if (level > __atomic_load_n(&log_max_level, __ATOMIC_RELAXED))
                 return error == 0 ? 0 : -abs(error);
 
         /* Let "%m" print the error we were given, like systemd's log_*_errno(). */
