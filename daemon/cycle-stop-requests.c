@@ -60,8 +60,11 @@ static bool job_decide_stop_seen(Cycle *c, Job *j, int r, bool *took) {
         if (!j->stop_seen)
                 return false;
         j->stop_seen = false;
-        if (r == 0)
+        if (r == 0) {
                 *took = true;
+                if (j->began_usec == 0 || j->state == JOB_STOP_PENDING)
+                        j->began_usec = j->submitted_usec;      /* for the log: it went then */
+        }
         job_on_stopped(c, j);
         return true;
 }
@@ -134,6 +137,9 @@ void job_send_shutdown(Cycle *c, Job *j) {
                 return;                 /* else stays pending: sent when libvirt is back */
         }
         j->deadline_usec = USEC_INFINITY;       /* the result arms it */
+        if (!retry)
+                log_job(c, j, LOG_DEBUG, NULL, "Shutting down TD %s (timeout %.1fs)", sd->name,
+                        seconds(j->timeout_usec));
 }
 
 /* The shutdown's result. */
@@ -192,6 +198,5 @@ void job_shutdown_done(Cycle *c, Job *j, int r, const char *error) {
         j->began_usec = now;
         job_set_error(j, NULL);
         job_arm(c, j, j->timeout_usec);
-        log_job(c, j, LOG_DEBUG, NULL, "Shutting down TD %s (timeout %.1fs)", sd->name, seconds(j->timeout_usec));
 }
 
