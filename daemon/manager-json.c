@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "classify.h"
+#include "hold.h"
 #include "log.h"
 #include "manager.h"
 #include "varlink.h"
@@ -176,7 +177,8 @@ json_object *manager_status_json(Manager *m) {
         json_object_object_add(o, "tdsRunning", json_object_new_int((int) manager_count_running_tds(m)));
         json_object_object_add(o, "delayLock", json_object_new_boolean(logind_has_delay(m->logind)));
         json_object_object_add(o, "blockLock", manager_json_string_or_null(logind_block_why(m->logind)));
-        json_object_object_add(o, "hold", manager_json_string_or_null(m->hold_reason));
+        json_object_object_add(o, "hold", manager_json_string_or_null(m->hold ? m->hold->reason : NULL));
+        json_object_object_add(o, "holdInfo", hold_to_json(m->hold));
         json_object_object_add(o, "libvirtUri", json_object_new_string(manager_libvirt_uri(m)));
         json_object_object_add(o, "libvirtConnected", json_object_new_boolean(virt_is_connected(m->virt)));
         json_object_object_add(o, "logindPresent", json_object_new_boolean(logind_is_present(m->logind)));

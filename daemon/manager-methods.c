@@ -12,8 +12,6 @@
 #include "manager.h"
 #include "text-util.h"
 
-/* A Hold reason goes into logind's inhibitor list and the journal: one short line. */
-#define HOLD_REASON_MAX 256
 /* Drain's timeoutUSec: an hour is far beyond any shutdown; more is a mistake. */
 #define DRAIN_TIMEOUT_MAX_USEC (3600 * USEC_PER_SEC)
 
@@ -198,27 +196,46 @@ int vl_restore(Varlink *link, json_object *params, VarlinkMethodFlags flags, voi
         return reply_phase(link, m);    /* nothing drained (-ENOENT): nothing to do */
 }
 
+typedef struct HoldParameters {
+        char *reason;
+        uint64_t for_usec;
+} HoldParameters;
+
 int vl_hold(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
         static const VarlinkDispatchField table[] = {
-                { "reason", json_type_string, varlink_dispatch_string, 0, VARLINK_DISPATCH_MANDATORY },
+                { "reason", json_type_string, varlink_dispatch_string, offsetof(HoldParameters, reason),
+                  VARLINK_DISPATCH_MANDATORY },
+                { "forUSec", json_type_int, varlink_dispatch_uint64, offsetof(HoldParameters, for_usec),
+                  VARLINK_DISPATCH_NULLABLE },
                 { NULL, json_type_null, NULL, 0, 0 },
         };
-        _cleanup_(freep) char *reason = NULL, *escaped = NULL;
+        _cleanup_(freep) char *escaped = NULL;
+        _cleanup_(hold_freep) Hold *hold = NULL;
+        HoldParameters p = { NULL, 0 };
+        json_object *duration = NULL;
         Manager *m = userdata;
         int r;
 
-        r = method_begin(link, m, true, params, table, &reason);
+        r = method_begin(link, m, true, params, table, &p);
+        _cleanup_(freep) char *reason = p.reason;
         if (r < 0)
                 return r;
         if (!text_is_printable(reason, HOLD_REASON_MAX))
                 return varlink_error_invalid_parameter(link, "reason");
+        /* Given and 0 is no duration at all: refused, as is one beyond a year. */
+        if (json_object_object_get_ex(params, "forUSec", &duration) && duration &&
+            (p.for_usec == 0 || p.for_usec > HOLD_DURATION_MAX_USEC))
+                return varlink_error_invalid_parameter(link, "forUSec");
+        r = hold_new(link, reason, p.for_usec, &hold);
+        if (r < 0)
+                return varlink_error_errno(link, r);
         escaped = text_escape(reason);
         if (!escaped)
                 return varlink_error_errno(link, -ENOMEM);
         log_notice("Hold(\"%s\") from the control socket: refusing sleep until Release", escaped);
         /* A oneway caller gets no answer: keeping its link would send one later, as the
          * final reply of whatever it calls next. */
-        r = hold_request_start(m, (flags & VARLINK_METHOD_ONEWAY) ? NULL : link, TAKE_PTR(reason));
+        r = hold_request_start(m, (flags & VARLINK_METHOD_ONEWAY) ? NULL : link, TAKE_PTR(hold));
         return r < 0 ? varlink_error_errno(link, r) : 0;
 }
 
@@ -229,7 +246,7 @@ int vl_release(Varlink *link, json_object *params, VarlinkMethodFlags flags, voi
         r = method_begin(link, m, true, params, no_parameters, NULL);
         if (r < 0)
                 return r;
-        if (m->hold_reason)
+        if (m->hold)
                 log_notice("Release() from the control socket: the operator's hold is gone");
         hold_release(m);
         return varlink_reply(link, NULL);

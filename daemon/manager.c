@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "config-files.h"
+#include "hold.h"
 #include "log.h"
 #include "manager.h"
 #include "policy.h"
@@ -54,9 +55,10 @@ Manager *manager_free(Manager *m) {
         free(m->socket_path);
         free(m->last_status);
         free(m->last_status_details);
-        free(m->hold_reason);
         free(m->budget_key);
         free(m->budget_block_why);
+        sd_event_source_disable_unref(m->hold_timer);
+        hold_free(m->hold);
         free(m);
         return NULL;
 }
@@ -262,17 +264,17 @@ void manager_refresh_block_lock(Manager *m) {
                 log_error("Out of memory building the block lock's reason");
                 return;
         }
-        if (m->hold_reason)
-                fprintf(f, "Held by the operator: %s", m->hold_reason);
+        if (m->hold)
+                fprintf(f, "Held by the operator: %s", m->hold->reason);
         if (m->budget_block_why)
-                fprintf(f, "%sTDs cannot be stopped in time: %s", m->hold_reason ? "; " : "", m->budget_block_why);
+                fprintf(f, "%sTDs cannot be stopped in time: %s", m->hold ? "; " : "", m->budget_block_why);
         m->refusing = 0;
         for (size_t i = 0; i < n; i++) {
                 const Domain *d = domains[i];
 
                 if (!d->active || !domain_refuses(m, d))
                         continue;
-                fprintf(f, "%s%s", !first ? ", " : m->hold_reason || m->budget_block_why ?
+                fprintf(f, "%s%s", !first ? ", " : m->hold || m->budget_block_why ?
                         "; trust domains that refuse sleep: " :
                         "Trust domains that do not survive S3/S4 and refuse sleep: ", d->name);
                 first = false;
@@ -490,6 +492,7 @@ int manager_start(Manager *m) {
         r = manager_load_record(m);
         if (r < 0)
                 return r;
+        hold_restore(m);
         r = manager_start_virt(m);
         if (r < 0)
                 return r;

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "cpus.h"
 #include "cycle.h"
+#include "hold-file.h"
 #include "logind.h"
 #include "power.h"
 #include "record.h"
@@ -43,7 +44,8 @@ typedef struct Manager {
         Cpus *cpus;
         struct ManagerVarlink *varlink;        /* the control socket (manager-varlink.c) */
         int listen_fd;                          /* the control socket passed by systemd */
-        char *hold_reason;                      /* Hold(): a block lock for the operator */
+        Hold *hold;                             /* Hold(): a block lock for the operator (hold.c) */
+        sd_event_source *hold_timer;            /* its end, with hold --for */
         struct HoldRequest *hold_request;       /* a Hold() waiting for logind (hold.c) */
 
         sd_event_source *sigterm_source;

@@ -61,67 +61,6 @@ int parse_unsigned(const char *s, unsigned max, unsigned *ret) {
         return 0;
 }
 
-static const struct {
-        const char *suffix;
-        uint64_t usec;
-} time_units[] = {
-        { "",    USEC_PER_SEC },
-        { "ms",  USEC_PER_MSEC },
-        { "msec", USEC_PER_MSEC },
-        { "s",   USEC_PER_SEC },
-        { "sec", USEC_PER_SEC },
-        { "min", 60 * USEC_PER_SEC },
-        { "h",   3600 * USEC_PER_SEC },
-};
-
-static int time_unit_lookup(const char *s, uint64_t *ret_usec) {
-        for (size_t i = 0; i < ELEMENTSOF(time_units); i++)
-                if (streq(s, time_units[i].suffix)) {
-                        *ret_usec = time_units[i].usec;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
-/* The fraction as a multiple of unit/10^digits; digits past microsecond precision
- * are dropped rather than rounded. */
-static uint64_t fraction_usec(const char *digits, size_t n, uint64_t unit) {
-        uint64_t v = 0, scale = 1;
-
-        for (size_t i = 0; i < n && i < 9; i++) {
-                v = v * 10 + (uint64_t) (digits[i] - '0');
-                scale *= 10;
-        }
-        return v * unit / scale;
-}
-
-int parse_time_span(const char *s, uint64_t *ret_usec) {
-        const char *frac = NULL;
-        size_t n_frac = 0;
-        uint64_t whole, unit;
-        int r;
-
-        if (!s)
-                return -EINVAL;
-        r = parse_digits(&s, &whole);
-        if (r < 0)
-                return r;
-        if (*s == '.') {
-                frac = ++s;
-                n_frac = strspn(s, "0123456789");
-                if (n_frac == 0)
-                        return -EINVAL;
-                s += n_frac;
-        }
-        s += strspn(s, " \t");
-        if (time_unit_lookup(s, &unit) < 0)
-                return -EINVAL;
-        if (whole > UINT64_MAX / unit / 2)
-                return -ERANGE;
-        *ret_usec = whole * unit + (frac ? fraction_usec(frac, n_frac, unit) : 0);
-        return 0;
-}
-
 int parse_timeout(const char *s, uint64_t *ret_usec) {
         uint64_t v;
         int r;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "macros.h"
+#include "time-util.h"      /* parse_time_span() */
 
 /* The upper bound for every configurable timeout. */
 #define TIMEOUT_MAX_USEC ((uint64_t) 3600 * 1000000ULL)
@@ -20,9 +21,6 @@ int parse_boolean(const char *s);
  * syntax, -ERANGE above max. */
 int parse_unsigned(const char *s, unsigned max, unsigned *ret);
 
-/* A systemd-style time span: "90", "1.5", "500ms", "2s", "2 sec", "1min", "1h"; a bare
- * number is seconds. -EINVAL on syntax, -ERANGE on overflow. */
-int parse_time_span(const char *s, uint64_t *ret_usec);
 
 /* parse_time_span() limited to 0 < value <= TIMEOUT_MAX_USEC (else -ERANGE). */
 int parse_timeout(const char *s, uint64_t *ret_usec);

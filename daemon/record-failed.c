@@ -12,41 +12,6 @@
 #include "log.h"
 #include "record.h"
 
-/* dfd/name written whole or not at all: temp file, fsync, rename, fsync dir. */
-static int write_atomic(int dfd, const char *name, const char *text) {
-        _cleanup_(freep) char *tmp = NULL;
-        _cleanup_(closep) int fd = -1;
-        int r;
-
-        if (asprintf(&tmp, ".%s.tmp", name) < 0)
-                return -ENOMEM;
-        fd = openat(dfd, tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return -errno;
-        r = fchmod(fd, 0600) < 0 ? -errno : 0;      /* a TD's XML may hold secrets */
-        if (r >= 0)
-                r = write_all(fd, text, strlen(text));
-        if (r >= 0 && fsync(fd) < 0)
-                r = -errno;
-        if (r >= 0 && close(TAKE_FD(fd)) < 0)
-                r = -errno;
-        if (r >= 0 && renameat(dfd, tmp, dfd, name) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlinkat(dfd, tmp, 0);
-                return r;
-        }
-        return fsync(dfd) < 0 ? -errno : 0;
-}
-
-static int fsync_dir(const char *path) {
-        _cleanup_(closep) int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (fd < 0)
-                return -errno;
-        return fsync(fd) < 0 ? -errno : 0;
-}
-
 /* <uuid>.xml, lowercase: the same TD gives the same name whatever case libvirt used. */
 static int failed_file_name(const char *uuid, char **ret) {
         char *name;
@@ -78,11 +43,11 @@ int record_keep_failed_xml(Record *r, const StateDomain *d, char **ret_path) {
         if (k < 0 && k != -EEXIST)
                 return k;
         if (k >= 0)     /* a new directory: its entry must be durable too */
-                (void) fsync_dir(record_dir(r));
+                (void) fsync_directory(record_dir(r));
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;
-        k = write_atomic(dfd, name, d->xml);
+        k = write_file_atomic_at(dfd, name, d->xml, 0600);     /* a TD's XML may hold secrets */
         if (k < 0)
                 return k;
         if (ret_path)
