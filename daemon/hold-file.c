@@ -91,6 +91,7 @@ int hold_from_json_string(const char *text, Hold **ret) {
         };
         _cleanup_(json_object_putp) json_object *o = NULL;
         HoldFields f = { 0 };
+        const char *bad = NULL;
         size_t len = strlen(text), end;
         int r;
 
@@ -99,7 +100,7 @@ int hold_from_json_string(const char *text, Hold **ret) {
                 return r == -ENOMEM ? r : -EBADMSG;
         if (text[end + strspn(text + end, " \t\r\n")] != '\0' || !json_object_is_type(o, json_type_object))
                 return -EBADMSG;
-        r = varlink_json_dispatch(o, table, &f, NULL);
+        r = varlink_json_dispatch(o, table, &f, &bad);
         if (r >= 0)
                 r = hold_from_fields(&f, ret);
         free(f.reason);

@@ -182,7 +182,8 @@ static void test_time_spans(void **state) {
                 { "3601", 0 },
                 { "2h", 0 },
                 { "-5", 0 },
-                { "5 minutes", 0 },
+                { "5 minutes", 300 * USEC_PER_SEC },    /* systemd.time(7) spells it so too */
+                { "5 fortnights", 0 },
                 { "", 0 },
         };
 
