@@ -447,7 +447,7 @@ class ControlMethods(ControlCase):
         def block_locks():
             return [i for i in self.mock.inhibitors() if i[1] == "tdsleepd" and i[3] == "block"]
         self.assertEqual(block_locks(), [])
-        self.assertEqual(self.ok("Hold", {"reason": reason}), {})
+        self.assertEqual(self.ok("Hold", {"reason": reason}), {"untilUSec": None, "stored": True})
         locks = wait_until(block_locks, 5, "the block lock of Hold()")
         self.assertEqual(len(locks), 1)
         self.assertIn(reason, locks[0][2])
