@@ -29,10 +29,18 @@ const char *ansi_normal(void) {
         return use_colors ? ANSI_NORMAL : "";
 }
 
+static bool json_pretty;
+
+void output_set_json_pretty(bool b) {
+        json_pretty = b;
+}
+
 void output_json(json_object *o) {
         /* NOSLASHESCAPE: paths and the "a/b" in messages stay readable. */
-        fputs(o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-                : "{}", stdout);
+        int flags = (json_pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN) |
+                    JSON_C_TO_STRING_NOSLASHESCAPE;
+
+        fputs(o ? json_object_to_json_string_ext(o, flags) : "{}", stdout);
         fputc('\n', stdout);
         fflush(stdout);
 }

@@ -26,8 +26,10 @@ const char *ansi(const char *code);
 /* The escape sequence that ends a coloured stretch, or "". */
 const char *ansi_normal(void);
 
-/* Print o on stdout as one line of JSON and flush (one reply per line, also in streams). */
+/* Print o on stdout as one line of JSON and flush (one reply per line, also in streams);
+ * indented over several lines once output_set_json_pretty(true) was called. */
 void output_json(json_object *o);
+void output_set_json_pretty(bool b);
 /* "key=value key=value" for an error's parameters (strings bare, the rest as JSON);
  * "" for NULL or {}. Returns a new string or NULL on OOM. */
 char *json_short_text(json_object *o);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Human output for status, list, plan and events. */
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,6 +63,40 @@ static void show_field(const char *key, const char *color, const char *fmt, ...)
         printf("%s\n", color ? ansi_normal() : "");
 }
 
+/* "Tue 2026-12-01 05:09:20 UTC", in local time, as systemctl status writes it. */
+static const char *format_timestamp(int64_t usec, char *buf, size_t size) {
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+
+        if (usec <= 0 || !localtime_r(&t, &tm) || strftime(buf, size, "%a %Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+                snprintf(buf, size, "-");
+        return buf;
+}
+
+/* Who holds the operator's hold, since when, until when; and whether it lasts. */
+static void show_hold(json_object *s) {
+        json_object *info = json_get_object(s, "holdInfo");
+        const char *comm = json_get_string(info, "comm");
+        int64_t uid = json_get_int(info, "uid", -1);
+        struct passwd *pw = uid >= 0 ? getpwuid((uid_t) uid) : NULL;
+        char when[64];
+
+        show_field("Hold", NULL, "%s", strdash(json_get_string(s, "hold")));
+        if (!info)
+                return;
+        show_field("Held by", NULL, "uid %" PRIi64 "%s%s%s, %s[%" PRIi64 "]", uid, pw ? " (" : "",
+                   pw ? pw->pw_name : "", pw ? ")" : "", comm ? comm : "pid", json_get_int(info, "pid", 0));
+        show_field("Held since", NULL, "%s", format_timestamp(json_get_int(info, "sinceUSec", 0), when, sizeof when));
+        if (json_get_int(info, "untilUSec", 0) > 0)
+                show_field("Held until", NULL, "%s",
+                           format_timestamp(json_get_int(info, "untilUSec", 0), when, sizeof when));
+        else
+                show_field("Held until", NULL, "tdsleepctl release");
+        if (!json_get_bool(info, "stored", true))
+                show_field("Hold stored", ANSI_RED, "no: the state directory refused it, a restart of tdsleepd "
+                           "drops it");
+}
+
 static void show_status_fields(json_object *s) {
         const char *phase = json_get_string(s, "phase"), *uri = json_get_string(s, "libvirtUri");
         bool connected = json_get_bool(s, "libvirtConnected", false), logind = json_get_bool(s, "logindPresent", false);
@@ -85,7 +120,7 @@ static void show_status_fields(json_object *s) {
         show_field("Can create TDs", create ? NULL : ANSI_RED, "%s", yes_no(create));
         show_field("Delay lock", NULL, "%s", json_get_bool(s, "delayLock", false) ? "held" : "not held");
         show_field("Block lock", NULL, "%s", strdash(json_get_string(s, "blockLock")));
-        show_field("Hold", NULL, "%s", strdash(json_get_string(s, "hold")));
+        show_hold(s);
         show_field("libvirt", connected ? NULL : ANSI_RED, "%s (%s)", strdash(uri),
                    connected ? "connected" : "not connected");
         if (delay >= 0)

@@ -88,18 +88,26 @@ static size_t text_width(const char *s) {
         return w;
 }
 
+static bool legend = true;
+
+void table_set_legend(bool b) {
+        legend = b;
+}
+
 int table_print(const Table *t, FILE *f) {
         _cleanup_(freep) size_t *width = calloc(t->n_columns, sizeof *width);
+        /* Without the legend, the header row is neither printed nor counted in the widths. */
+        size_t first = legend ? 0 : t->n_columns;
 
         if (!width)
                 return -ENOMEM;
-        for (size_t i = 0; i < t->n_cells; i++) {
+        for (size_t i = first; i < t->n_cells; i++) {
                 size_t w = text_width(t->cells[i].text);
 
                 if (w > width[i % t->n_columns])
                         width[i % t->n_columns] = w;
         }
-        for (size_t i = 0; i < t->n_cells; i++) {
+        for (size_t i = first; i < t->n_cells; i++) {
                 size_t col = i % t->n_columns;
                 const Cell *c = &t->cells[i];
                 bool last = col == t->n_columns - 1 || i == t->n_cells - 1;

@@ -4,6 +4,7 @@
 /* Aligned text tables for the human output: a bold header row, columns padded to
  * their widest cell (in characters, not bytes), an optional colour per cell. */
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "macros.h"
@@ -21,5 +22,7 @@ int table_add_cell(Table *t, const char *text, const char *color);
 int table_add_cellf(Table *t, const char *fmt, ...) _printf_(2, 3);
 /* Number of complete or partial data rows. */
 size_t table_rows(const Table *t);
+/* Print the header row (the default), or not (--no-legend). */
+void table_set_legend(bool b);
 /* Write header and rows to f; the last column is not padded. */
 int table_print(const Table *t, FILE *f);

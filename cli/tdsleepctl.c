@@ -8,19 +8,41 @@
 
 #include "build-config.h"
 #include "output.h"
+#include "table.h"
 #include "tdsleepctl.h"
+#include "time-util.h"
+
+/* What tdsleepd accepts for Hold's forUSec: up to 366 days. */
+#define HOLD_FOR_MAX_USEC ((uint64_t) 366 * 86400 * USEC_PER_SEC)
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_JSON,
+        ARG_NO_PAGER,
+        ARG_NO_LEGEND,
+        ARG_SOCKET,
+        ARG_STEP,
+        ARG_TIMEOUT,
+        ARG_FOR,
+};
 
 const char *arg_socket = TDSLEEP_SOCKET_PATH;
-bool arg_json = false;
+JsonFormat arg_json = JSON_OFF;
+bool arg_no_pager = false;
+bool arg_legend = true;
+bool arg_quiet = false;
+unsigned arg_verb_options = 0;
 const char *arg_step = NULL;
 double arg_drain_timeout = -1;
+uint64_t arg_hold_usec = 0;
 uint64_t arg_timeout_usec = 0;
 
 static void help(void) {
-        printf("tdsleepctl [OPTIONS...] VERB [ARGS...]\n\n"
+        printf("tdsleepctl [OPTIONS...] [VERB] [ARGS...]\n\n"
                "See and steer tdsleepd, which keeps TDX trust domains safe across host sleep.\n\n"
                "Verbs:\n"
-               "  status                  Phase, locks, libvirt, logind, the cycle's TDs, CPU packages\n"
+               "  status                  Phase, locks, hold, libvirt, logind, the cycle's TDs, CPU\n"
+               "                          packages (the default verb); exits 5-8 when not healthy\n"
                "  list                    Domains and how tdsleepd classifies them\n"
                "  plan OPERATION          What tdsleepd would do for OPERATION now (no changes)\n"
                "  prepare OPERATION       Prepare for a sleep step, showing progress\n"
@@ -37,11 +59,18 @@ static void help(void) {
                "Options:\n"
                "  -h --help               Show this help\n"
                "     --version            Show the version\n"
-               "     --json               Print replies as JSON, one object per line\n"
+               "     --json[=FORMAT]      Print replies as JSON: short (one object per line, the\n"
+               "                          default), pretty, or off\n"
+               "     --no-pager           Do not pipe status, list and plan into a pager\n"
+               "     --no-legend          Do not print table headers\n"
+               "  -q --quiet              Print nothing on standard output (status: only the code)\n"
                "     --socket=PATH        Control socket (default: $TDSLEEP_SOCKET, else %s)\n"
                "     --step=STEP          prepare: the exact step (default: OPERATION)\n"
-               "     --timeout=SEC        drain: seconds each TD gets to shut down\n\n"
-               "Exit status: 0 done, 1 failed, 2 usage, 3 tdsleepd unreachable, 4 permission denied.\n"
+               "     --timeout=SEC        drain: seconds each TD gets to shut down\n"
+               "     --for=DURATION       hold: release by itself after DURATION (90s, 5min, 2h, 1d)\n\n"
+               "Exit status: 0 done, 1 failed, 2 usage, 3 tdsleepd unreachable, 4 permission denied;\n"
+               "status: 5 libvirt disconnected, 6 record degraded, 7 last cycle failed, 8 TDs cannot\n"
+               "be created (the lowest applies).\n"
                "See tdsleepctl(1).\n", TDSLEEP_SOCKET_PATH);
 }
 
@@ -72,53 +101,101 @@ static int parse_env(void) {
         return 0;
 }
 
+static int parse_json(const char *s) {
+        if (!s || streq(s, "short"))
+                arg_json = JSON_SHORT;
+        else if (streq(s, "pretty"))
+                arg_json = JSON_PRETTY;
+        else if (streq(s, "off"))
+                arg_json = JSON_OFF;
+        else
+                return cli_error(-EINVAL, "--json='%s': expected short, pretty or off.", s);
+        return 0;
+}
+
+/* hold --for: a systemd time span, more than nothing and at most a year (tdsleepd's limit). */
+static int parse_hold_duration(const char *s) {
+        uint64_t usec;
+
+        if (parse_time_span(s, &usec) < 0 || usec == 0 || usec > HOLD_FOR_MAX_USEC)
+                return cli_error(-EINVAL, "--for='%s' is not a duration from 1us to 366d, such as 90s, 5min, 2h or "
+                                 "1d.", s);
+        arg_hold_usec = usec;
+        return 0;
+}
+
+static int parse_option(int c, const char *arg, const char *word) {
+        switch (c) {
+        case ARG_JSON:
+                return parse_json(arg);
+        case ARG_NO_PAGER:
+                arg_no_pager = true;
+                return 0;
+        case ARG_NO_LEGEND:
+                arg_legend = false;
+                return 0;
+        case 'q':
+                arg_quiet = true;
+                return 0;
+        case ARG_SOCKET:
+                if (isempty(arg))
+                        return cli_error(-EINVAL, "--socket needs a path.");
+                arg_socket = arg;
+                return 0;
+        case ARG_STEP:
+                if (isempty(arg))
+                        return cli_error(-EINVAL, "--step needs a step.");
+                arg_step = arg;
+                arg_verb_options |= VERB_OPTION_STEP;
+                return 0;
+        case ARG_TIMEOUT:
+                if (parse_seconds(arg, &arg_drain_timeout) < 0)
+                        return cli_error(-EINVAL, "--timeout='%s' is not a positive number of seconds.", arg);
+                arg_verb_options |= VERB_OPTION_TIMEOUT;
+                return 0;
+        case ARG_FOR:
+                arg_verb_options |= VERB_OPTION_FOR;
+                return parse_hold_duration(arg);
+        case '?':
+                return cli_error(-EINVAL, "Unknown option or missing argument: %s. See tdsleepctl --help.", word);
+        default:
+                abort();
+        }
+}
+
 /* Returns 1 to go on, 0 to exit successfully (--help, --version), -EINVAL on bad usage. */
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_SOCKET, ARG_STEP, ARG_TIMEOUT };
         static const struct option options[] = {
-                { "help",    no_argument,       NULL, 'h'         },
-                { "version", no_argument,       NULL, ARG_VERSION },
-                { "json",    no_argument,       NULL, ARG_JSON    },
-                { "socket",  required_argument, NULL, ARG_SOCKET  },
-                { "step",    required_argument, NULL, ARG_STEP    },
-                { "timeout", required_argument, NULL, ARG_TIMEOUT },
-                { NULL,      0,                 NULL, 0           },
+                { "help",      no_argument,       NULL, 'h'           },
+                { "version",   no_argument,       NULL, ARG_VERSION   },
+                { "json",      optional_argument, NULL, ARG_JSON      },
+                { "no-pager",  no_argument,       NULL, ARG_NO_PAGER  },
+                { "no-legend", no_argument,       NULL, ARG_NO_LEGEND },
+                { "quiet",     no_argument,       NULL, 'q'           },
+                { "socket",    required_argument, NULL, ARG_SOCKET    },
+                { "step",      required_argument, NULL, ARG_STEP      },
+                { "timeout",   required_argument, NULL, ARG_TIMEOUT   },
+                { "for",       required_argument, NULL, ARG_FOR       },
+                { NULL,        0,                 NULL, 0             },
         };
-        int c;
+        int c, r;
 
         opterr = 0;     /* our own messages, with our prefix */
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
+        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0) {
+                if (c == 'h') {
                         help();
                         return 0;
-                case ARG_VERSION:
+                }
+                if (c == ARG_VERSION) {
                         printf("tdsleepctl %s\n", PACKAGE_VERSION);
                         return 0;
-                case ARG_JSON:
-                        arg_json = true;
-                        break;
-                case ARG_SOCKET:
-                        if (isempty(optarg))
-                                return cli_error(-EINVAL, "--socket needs a path.");
-                        arg_socket = optarg;
-                        break;
-                case ARG_STEP:
-                        if (isempty(optarg))
-                                return cli_error(-EINVAL, "--step needs a step.");
-                        arg_step = optarg;
-                        break;
-                case ARG_TIMEOUT:
-                        if (parse_seconds(optarg, &arg_drain_timeout) < 0)
-                                return cli_error(-EINVAL, "--timeout='%s' is not a positive number of seconds.",
-                                                 optarg);
-                        break;
-                case '?':
-                        return cli_error(-EINVAL, "Unknown option or missing argument: %s",
-                                         argv[optind - 1]);
-                default:
-                        abort();
                 }
+                r = parse_option(c, optarg, argv[optind - 1]);
+                if (r < 0)
+                        return r;
+        }
+        table_set_legend(arg_legend);
+        output_set_json_pretty(arg_json == JSON_PRETTY);
         return 1;
 }
 
@@ -147,5 +224,8 @@ int main(int argc, char *argv[]) {
                 r = parse_argv(argc, argv);
         if (r <= 0)
                 return exit_status(r);
+        /* -q: the exit status says it all; errors still go to standard error. */
+        if (arg_quiet && !freopen("/dev/null", "w", stdout))
+                return exit_status(cli_error(-EPROTO, "Failed to silence standard output: %s", STRERROR(errno)));
         return exit_status(verb_dispatch(argc - optind, argv + optind));
 }

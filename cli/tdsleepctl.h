@@ -15,20 +15,45 @@ typedef enum CtlExit {
         CTL_EXIT_USAGE       = 2,
         CTL_EXIT_UNREACHABLE = 3,
         CTL_EXIT_DENIED      = 4,
+        /* status only: the host is not safe or not healthy. When several apply, the
+         * lowest code wins: what endangers TDs at the next sleep comes first. */
+        CTL_EXIT_LIBVIRT_DISCONNECTED = 5,
+        CTL_EXIT_RECORD_DEGRADED      = 6,
+        CTL_EXIT_LAST_CYCLE_FAILED    = 7,
+        CTL_EXIT_CANNOT_CREATE_TDS    = 8,
 } CtlExit;
 
 /* The sleep hook runs under systemd-sleep's 90 s limit: stay well below it (meson.build
  * sets it, and tdsleepd's stop budget counts on the same number). */
 #define HOOK_TIMEOUT_SEC TDSLEEP_HOOK_TIMEOUT_SEC
 
+/* --json=off|short|pretty; a plain --json is short (one object per line). */
+typedef enum JsonFormat {
+        JSON_OFF,
+        JSON_SHORT,
+        JSON_PRETTY,
+} JsonFormat;
+
+/* Options that only some verbs take; the verb table (verbs.c) says which. */
+typedef enum VerbOption {
+        VERB_OPTION_STEP    = 1 << 0,
+        VERB_OPTION_TIMEOUT = 1 << 1,
+        VERB_OPTION_FOR     = 1 << 2,
+} VerbOption;
+
 extern const char *arg_socket;
-extern bool arg_json;
-extern const char *arg_step;          /* prepare --step, NULL: not given */
-extern double arg_drain_timeout;      /* drain --timeout, < 0: not given */
+extern JsonFormat arg_json;
+extern bool arg_no_pager;
+extern bool arg_legend;
+extern bool arg_quiet;
+extern unsigned arg_verb_options;     /* the VerbOptions given */
+extern const char *arg_step;          /* prepare --step */
+extern double arg_drain_timeout;      /* drain --timeout */
+extern uint64_t arg_hold_usec;        /* hold --for */
 extern uint64_t arg_timeout_usec;     /* $TDSLEEP_TIMEOUT, 0: not set */
 
-/* Run the verb named by argv[0] (argc counts it); returns a CtlExit or a negative
- * code from client.h. Usage errors are reported here and return -EINVAL. */
+/* Run the verb named by argv[0] (argc counts it; none: status); returns a CtlExit or a
+ * negative code from client.h. Usage errors are reported here and return -EINVAL. */
 int verb_dispatch(int argc, char *argv[]);
 /* The reply timeout: $TDSLEEP_TIMEOUT when set, else def (VARLINK_TIMEOUT_INFINITY ok). */
 uint64_t verb_timeout(uint64_t def);

@@ -117,13 +117,24 @@ int verb_restore(int argc, char *argv[]) {
 }
 
 int verb_hold(int argc, char *argv[]) {
-        _cleanup_(json_object_putp) json_object *params = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *params = json_object_new_object(), *reply = NULL;
+        int r;
 
         if (isempty(argv[1]))
                 return cli_error(-EINVAL, "hold needs a non-empty REASON.");
-        if (!add_string(params, "reason", argv[1]))
+        if (!add_string(params, "reason", argv[1]) ||
+            (arg_hold_usec > 0 && json_object_object_add(params, "forUSec", json_object_new_uint64(arg_hold_usec)) < 0))
                 return cli_error(-EPROTO, "Out of memory.");
-        return simple_call(IFACE ".Hold", params);
+        r = client_call(arg_socket, verb_timeout(0), IFACE ".Hold", params, &reply);
+        if (r < 0)
+                return r;
+        if (arg_json)
+                output_json(reply);
+        /* Held all the same, but the operator must know it will not outlive tdsleepd. */
+        if (!json_get_bool(reply, "stored", true))
+                cli_error(0, "Warning: the hold is taken, but tdsleepd could not store it in its state directory: "
+                          "a restart of tdsleepd drops it. See journalctl -u tdsleepd");
+        return CTL_EXIT_DONE;
 }
 
 int verb_release(int argc, char *argv[]) {

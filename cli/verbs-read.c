@@ -11,20 +11,40 @@
 #include "tdsleepctl.h"
 #include "varlink.h"
 
-/* Call method and print its reply with show (or as JSON). */
-static int call_and_show(const char *method, json_object *params, int (*show)(json_object *reply)) {
+/* Call method and print its reply with show (or as JSON); *ret_reply (if given) keeps it. */
+static int call_and_show(const char *method, json_object *params, int (*show)(json_object *reply),
+                         json_object **ret_reply) {
         _cleanup_(json_object_putp) json_object *reply = NULL;
         int r;
 
         r = client_call(arg_socket, verb_timeout(0), method, params, &reply);
         if (r < 0)
                 return r;
-        if (arg_json) {
+        if (arg_json)
                 output_json(reply);
-                return CTL_EXIT_DONE;
+        else {
+                r = show(reply);
+                if (r < 0)
+                        return cli_error(-EPROTO, "Failed to show the reply: %s", STRERROR(r));
         }
-        r = show(reply);
-        return r < 0 ? cli_error(-EPROTO, "Failed to show the reply: %s", STRERROR(r)) : CTL_EXIT_DONE;
+        if (ret_reply)
+                *ret_reply = TAKE_PTR(reply);
+        return CTL_EXIT_DONE;
+}
+
+/* Is the host safe and healthy? The lowest code that applies (tdsleepctl.h, tdsleepctl(1)):
+ * first what endangers TDs at the next sleep, then what already went wrong. A field an
+ * older tdsleepd does not send counts as healthy. */
+static int status_health(json_object *status) {
+        if (!json_get_bool(status, "libvirtConnected", true))
+                return CTL_EXIT_LIBVIRT_DISCONNECTED;
+        if (json_get_bool(status, "recordDegraded", false))
+                return CTL_EXIT_RECORD_DEGRADED;
+        if (json_get_bool(json_get_object(status, "lastCycle"), "failed", false))
+                return CTL_EXIT_LAST_CYCLE_FAILED;
+        if (!json_get_bool(status, "canCreateTDs", true))
+                return CTL_EXIT_CANNOT_CREATE_TDS;
+        return CTL_EXIT_DONE;
 }
 
 static int show_status_reply(json_object *reply) {
@@ -36,11 +56,14 @@ static int show_list_reply(json_object *reply) {
 }
 
 int verb_status(int argc, char *argv[]) {
-        return call_and_show(IFACE ".GetStatus", NULL, show_status_reply);
+        _cleanup_(json_object_putp) json_object *reply = NULL;
+        int r = call_and_show(IFACE ".GetStatus", NULL, show_status_reply, &reply);
+
+        return r < 0 ? r : status_health(json_get_object(reply, "status"));
 }
 
 int verb_list(int argc, char *argv[]) {
-        return call_and_show(IFACE ".ListDomains", NULL, show_list_reply);
+        return call_and_show(IFACE ".ListDomains", NULL, show_list_reply, NULL);
 }
 
 int verb_plan(int argc, char *argv[]) {
@@ -48,7 +71,7 @@ int verb_plan(int argc, char *argv[]) {
 
         if (!params || json_object_object_add(params, "operation", json_object_new_string(argv[1])) < 0)
                 return cli_error(-EPROTO, "Out of memory.");
-        return call_and_show(IFACE ".Plan", params, show_plan);
+        return call_and_show(IFACE ".Plan", params, show_plan, NULL);
 }
 
 static int on_event(json_object *reply, bool continues, void *userdata) {

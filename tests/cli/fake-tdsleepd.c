@@ -7,12 +7,17 @@
  *   --deny   every method that changes state answers PermissionDenied
  * Canned quirks: Plan rejects unknown operations (InvalidParameter) and, like tdsleepd,
  * takes the enum or systemd's dashed spelling; Prepare with operation hibernate reports
- * failed: 1; Prepare with step "hang" never answers; Restore answers Busy; Subscribe
- * sends three events and then stays open. io.systemd.service.SetLogLevel is recorded. */
+ * failed: 1; Prepare with step "hang" never answers; Restore answers Busy; Hold answers
+ * stored: false for the reason "unstored" and LockRefused for "refused"; Subscribe
+ * sends three events and then stays open. io.systemd.service.SetLogLevel is recorded.
+ * GetStatus: the canned status, with the fields of RECORD.status.json (when that file
+ * exists) put over it, so a test can make the host unhealthy. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <systemd/sd-event.h>
 
 #include "varlink.h"
@@ -20,6 +25,7 @@
 #define IFACE "io.tdsleep.Manager"
 
 static FILE *record;
+static const char *record_path;
 static bool deny;
 static Varlink *hung;   /* the Prepare that never gets an answer */
 
@@ -93,13 +99,36 @@ static int enter(Varlink *link, json_object *params, VarlinkMethodFlags flags, b
 /* Every event carries these, as tdsleepd's do. */
 #define STAMP(seq) "\"sequence\":" #seq ",\"realtimeUSec\":1764554000123456,\"monotonicUSec\":5000000" #seq ","
 
+/* The fields of RECORD.status.json over the canned status. */
+static void patch_status(json_object *reply) {
+        _cleanup_(freep) char *path = NULL;
+        _cleanup_(json_object_putp) json_object *patch = NULL;
+        json_object *status = json_object_object_get(reply, "status");
+        struct json_object_iterator it, end;
+
+        if (asprintf(&path, "%s.status.json", record_path) < 0 || access(path, F_OK) < 0)
+                return;
+        patch = json_object_from_file(path);
+        if (!patch)
+                abort();
+        it = json_object_iter_begin(patch);
+        end = json_object_iter_end(patch);
+        for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+                json_object_object_add(status, json_object_iter_peek_name(&it),
+                                       json_object_get(json_object_iter_peek_value(&it)));
+}
+
 static int vl_get_status(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
+        _cleanup_(json_object_putp) json_object *reply = NULL;
+
         enter(link, params, flags, false);
-        return reply_text(link,
+        reply = parse(
                 "{\"status\":{\"phase\":\"preparing\",\"step\":\"hybrid_sleep\",\"awaitingHook\":false,"
                 "\"cycleId\":\"fedcba9876543210fedcba9876543210\",\"logLevel\":6,"
                 "\"kernelPolicy\":\"runtime\",\"memSleep\":\"s2idle\",\"tdsRunning\":2,\"delayLock\":true,"
-                "\"blockLock\":null,\"hold\":\"maintenance window\",\"libvirtUri\":\"qemu:///system\","
+                "\"blockLock\":null,\"hold\":\"maintenance window\",\"holdInfo\":{\"reason\":\"maintenance window\","
+                "\"uid\":0,\"pid\":4242,\"comm\":\"tdsleepctl\",\"sinceUSec\":1764554000000000,"
+                "\"untilUSec\":1764561200000000,\"stored\":true},\"libvirtUri\":\"qemu:///system\","
                 "\"libvirtConnected\":true,\"logindPresent\":true,\"inhibitDelayMaxUSec\":90000000,"
                 "\"canCreateTDs\":false,"
                 "\"packages\":[{\"id\":0,\"cpus\":[0,1,2,3,8,9],\"online\":[0,1,2,3,8,9]},"
@@ -114,6 +143,8 @@ static int vl_get_status(Varlink *link, json_object *params, VarlinkMethodFlags 
                 "\"forcedOff\":false},"
                 "{\"name\":\"td-db\",\"uuid\":\"" UUID_DB "\",\"state\":\"start_failed\",\"stopped\":true,"
                 "\"forcedOff\":true,\"error\":\"Cannot access storage file\"}]}}}");
+        patch_status(reply);
+        return varlink_reply(link, reply);
 }
 
 static int vl_list_domains(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
@@ -204,7 +235,23 @@ static int vl_restore(Varlink *link, json_object *params, VarlinkMethodFlags fla
         return error_text(link, IFACE ".Busy", "{\"phase\":\"preparing\"}");
 }
 
-/* Hold, Release, Reload: empty replies. */
+static int vl_hold(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
+        json_object *reason = json_object_object_get(params, "reason"), *duration = NULL;
+        _cleanup_(freep) char *text = NULL;
+
+        if (enter(link, params, flags, true))
+                return 0;
+        if (reason && streq(json_object_get_string(reason), "refused"))
+                return error_text(link, IFACE ".LockRefused", "{\"message\":\"logind is not running\"}");
+        json_object_object_get_ex(params, "forUSec", &duration);
+        if (asprintf(&text, "{\"untilUSec\":%s,\"stored\":%s}",
+                     duration ? "1764561200000000" : "null",
+                     reason && streq(json_object_get_string(reason), "unstored") ? "false" : "true") < 0)
+                return -ENOMEM;
+        return reply_text(link, text);
+}
+
+/* Release, Reload: empty replies. */
 static int vl_empty(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata) {
         if (enter(link, params, flags, true))
                 return 0;
@@ -255,7 +302,7 @@ static const struct {
         { IFACE ".Resume",      vl_resume       },
         { IFACE ".Drain",       vl_drain        },
         { IFACE ".Restore",     vl_restore      },
-        { IFACE ".Hold",        vl_empty        },
+        { IFACE ".Hold",        vl_hold         },
         { IFACE ".Release",     vl_empty        },
         { IFACE ".Reload",      vl_empty        },
         { IFACE ".Subscribe",   vl_subscribe    },
@@ -294,7 +341,8 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "Usage: %s [--deny] ADDRESS RECORD\n", argv[0]);
                 return 2;
         }
-        record = fopen(argv[2 + deny], "ae");
+        record_path = argv[2 + deny];
+        record = fopen(record_path, "ae");
         if (!record) {
                 fprintf(stderr, "fake-tdsleepd: %s: %s\n", argv[2 + deny], strerror(errno));
                 return 1;
