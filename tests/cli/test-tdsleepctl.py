@@ -21,6 +21,9 @@ import unittest
 CTL = os.environ.get('TDSLEEPCTL', '')
 FAKE = os.environ.get('FAKE_TDSLEEPD', '')
 ESC = '\x1b['
+# The canned status has failures in its last cycle and a package without a CPU online:
+# the lowest health code that applies is 7 (tdsleepctl(1)).
+STATUS_CODE = 7
 CHANGING_VERBS = [['prepare', 'suspend'], ['resume'], ['drain'], ['restore'], ['hold', 'why'],
                   ['release'], ['reload'], ['hook', 'pre', 'suspend'], ['log-level', 'debug']]
 
@@ -33,7 +36,8 @@ os.environ['TDSLEEP_SYSFS_ROOT'] = tempfile.mkdtemp(prefix='tdsleepctl-sysfs.')
 def clean_env(**extra):
     """The environment without anything that steers tdsleepctl, plus extra."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ('NO_COLOR', 'TDSLEEP_SOCKET', 'TDSLEEP_TIMEOUT', 'SYSTEMD_SLEEP_ACTION')}
+           if k not in ('NO_COLOR', 'TDSLEEP_SOCKET', 'TDSLEEP_TIMEOUT', 'SYSTEMD_SLEEP_ACTION', 'TDSLEEP_PAGER',
+                        'SYSTEMD_PAGER', 'PAGER', 'SYSTEMD_LESS', 'SYSTEMD_PAGERSECURE', 'SUDO_UID', 'PKEXEC_UID')}
     env['TERM'] = 'xterm-256color'
     env.update(extra)
     return env
@@ -62,6 +66,16 @@ class FakeServer:
                 return True
             except OSError:
                 return False
+
+    def patch_status(self, fields):
+        """GetStatus answers the canned status with fields put over it (None: as canned)."""
+        path = self.record + '.status.json'
+        if fields is None:
+            if os.path.exists(path):
+                os.unlink(path)
+            return
+        with open(path, 'w') as f:
+            json.dump(fields, f)
 
     def calls(self):
         if not os.path.exists(self.record):
@@ -98,9 +112,10 @@ class CtlTestCase(unittest.TestCase):
         return subprocess.run(argv, env=env or clean_env(), stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=timeout)
 
-    def ok(self, *args, **kwargs):
+    def ok(self, *args, code=0, **kwargs):
+        """Run, expecting exit status code (status: its health code) and nothing on stderr."""
         p = self.ctl(*args, **kwargs)
-        self.assertEqual(p.returncode, 0, f'{args}: stderr: {p.stderr}')
+        self.assertEqual(p.returncode, code, f'{args}: stderr: {p.stderr}')
         self.assertEqual(p.stderr, '')
         return p
 
@@ -137,8 +152,19 @@ class TestUsage(CtlTestCase):
             self.assertIn(message, p.stderr)
         self.assertEqual(len(self.server.calls()), before, 'a usage error reached the server')
 
-    def test_no_verb(self):
-        self.usage(message='verb')
+    def test_no_verb_is_status(self):
+        p = self.ok(code=STATUS_CODE)
+        self.assertEqual(self.last_call()['method'], 'io.tdsleep.Manager.GetStatus')
+        self.assertEqual(p.stdout, self.ok('status', code=STATUS_CODE).stdout)
+        self.assertEqual(self.ok('--no-pager', '--json', code=STATUS_CODE).stdout.count('\n'), 1)
+
+    def test_unknown_operation_is_checked_here(self):
+        for args in (('plan', 'nap'), ('prepare', 'drain'), ('prepare', 'Suspend'), ('plan', '')):
+            self.usage(*args, message='Valid operations: suspend, hibernate, hybrid-sleep, suspend-then-hibernate')
+        p = self.ctl('plan', 'nap')
+        self.assertIn(', drain.', p.stderr, 'plan also takes drain, and says so')
+        p = self.ctl('prepare', 'nap')
+        self.assertNotIn('drain', p.stderr)
 
     def test_unknown_verb(self):
         self.usage('nap', message="'nap'")
@@ -159,8 +185,16 @@ class TestUsage(CtlTestCase):
         self.usage('log-level', 'debug', 'extra')
 
     def test_options_of_other_verbs(self):
-        self.usage('status', '--step=suspend', message='--step')
-        self.usage('list', '--timeout=5', message='--timeout')
+        self.usage('status', '--step=suspend', message="--step is only for 'prepare', not for 'status'")
+        self.usage('list', '--timeout=5', message="--timeout is only for 'drain'")
+        self.usage('release', '--for=1h', message="--for is only for 'hold'")
+        self.usage('--for=1h', message="not for 'status'")
+
+    def test_bad_json_and_durations(self):
+        for bad in ('yes', 'PRETTY', '', 'sse'):
+            self.usage('--json=' + bad, 'status', message='short, pretty or off')
+        for bad in ('0', '0s', 'soon', '-1h', '367d', '2 fortnights', '1h 30', ''):
+            self.usage('hold', '--for=' + bad, 'why', message='--for=')
 
     def test_bad_values(self):
         for bad in ('abc', '0', '-1', '5s', 'inf', 'nan', ''):
@@ -177,6 +211,8 @@ class TestUsage(CtlTestCase):
                      'release', 'monitor', 'reload', 'log-level [LEVEL]', 'hook pre|post'):
             self.assertIn(verb, p.stdout)
         self.assertIn('0 done, 1 failed, 2 usage, 3 tdsleepd unreachable, 4 permission denied', p.stdout)
+        self.assertIn('status: 5 libvirt disconnected, 6 record degraded, 7 last cycle failed, 8 TDs cannot\nbe '
+                      'created (the lowest applies)', p.stdout)
         self.assertEqual(self.ok('-h').stdout, p.stdout)
 
     def test_version(self):
@@ -197,19 +233,21 @@ class TestUsage(CtlTestCase):
                      'monitor', 'reload', 'log-level', 'hook'):
             self.assertRegex(man, rf'(?m)^\*{verb}\*', verb)
             self.assertRegex(completion, rf"verbs='[^']*\b{verb}\b", verb)
-        for option in ('--json', '--socket', '--step', '--timeout', '--help', '--version'):
+        for option in ('--json', '--socket', '--step', '--timeout', '--for', '--no-pager', '--no-legend', '--quiet',
+                       '--help', '--version'):
             self.assertIn(f'*{option}', man)
             self.assertIn(option, completion)
             self.assertIn(option, helptext)
-        for code in range(5):
+        for code in range(9):
             self.assertRegex(man, rf'(?m)^\*{code}\*$')
-        for var in ('TDSLEEP_SOCKET', 'TDSLEEP_TIMEOUT', 'SYSTEMD_SLEEP_ACTION', 'NO_COLOR'):
+        for var in ('TDSLEEP_SOCKET', 'TDSLEEP_TIMEOUT', 'SYSTEMD_SLEEP_ACTION', 'NO_COLOR', 'TDSLEEP_PAGER',
+                    'SYSTEMD_PAGER', 'PAGER', 'SYSTEMD_LESS', 'SYSTEMD_PAGERSECURE'):
             self.assertRegex(man, rf'(?m)^\*{var}\*$')
 
 
 class TestHuman(CtlTestCase):
     def test_status(self):
-        out = self.ok('status').stdout
+        out = self.ok('status', code=STATUS_CODE).stdout
         self.assertNotIn(ESC, out)
         # enums as systemd and the journal spell them: hybrid_sleep on the wire is hybrid-sleep
         for key, value in (('Phase', 'preparing'), ('Step', 'hybrid-sleep'), ('Kernel policy', 'runtime'),
@@ -235,8 +273,49 @@ class TestHuman(CtlTestCase):
         self.assertEqual(packages, [['0', '0-3,8-9', '0-3,8-9'], ['1', '4-7', '-']])
         self.assertEqual(self.last_call()['method'], 'io.tdsleep.Manager.GetStatus')
 
+    def test_status_shows_who_holds_since_when(self):
+        out = self.ok('status', code=STATUS_CODE, env=clean_env(TZ='UTC')).stdout
+        self.assertRegex(out, r'(?m)^ *Held by: uid 0 \(root\), tdsleepctl\[4242\]$')
+        self.assertRegex(out, r'(?m)^ *Held since: Mon 2025-12-01 01:53:20 UTC$')
+        self.assertRegex(out, r'(?m)^ *Held until: Mon 2025-12-01 03:53:20 UTC$')
+        self.assertNotIn('Hold stored', out)
+        try:
+            self.server.patch_status({'holdInfo': {'reason': 'r', 'uid': 4711, 'pid': 9, 'comm': None,
+                                                   'sinceUSec': 1764554000000000, 'untilUSec': None,
+                                                   'stored': False}})
+            out = self.ok('status', code=STATUS_CODE).stdout
+            self.assertRegex(out, r'(?m)^ *Held by: uid 4711, pid\[9\]$')
+            self.assertRegex(out, r'(?m)^ *Held until: tdsleepctl release$')
+            self.assertRegex(out, r'(?m)^ *Hold stored: no: the state directory refused it')
+            self.server.patch_status({'hold': None, 'holdInfo': None})
+            out = self.ok('status', code=STATUS_CODE).stdout
+            self.assertRegex(out, r'(?m)^ *Hold: -$')
+            self.assertNotIn('Held', out)
+        finally:
+            self.server.patch_status(None)
+
+    def test_no_legend(self):
+        out = self.ok('--no-legend', 'list').stdout
+        self.assertNotIn('NAME', out)
+        self.assertEqual(out.splitlines()[0].split()[:2], ['td-web', '6f1e2c3a-0000-4000-8000-000000000001'])
+        out = self.ok('status', '--no-legend', code=STATUS_CODE).stdout
+        for header in ('NAME', 'PACKAGE', 'OUTCOME'):
+            self.assertNotIn(header, out)
+        self.assertRegex(out, r'(?m)^1 4-7     -$', 'columns still aligned, by the data alone')
+        self.assertNotIn('VERDICT', self.ok('plan', 'suspend', '--no-legend').stdout)
+
+    def test_quiet(self):
+        for args, code in ((('status',), STATUS_CODE), (('-q',), STATUS_CODE), (('list',), 0),
+                           (('prepare', 'suspend'), 0), (('--json', 'plan', 'drain'), 0), (('hold', 'x'), 0)):
+            p = self.ctl('--quiet' if args != ('-q',) else '-q', *[a for a in args if a != '-q'])
+            self.assertEqual((p.returncode, p.stdout, p.stderr), (code, '', ''), args)
+        # errors still say what went wrong
+        p = self.ctl('-q', 'restore')
+        self.assertEqual((p.returncode, p.stdout), (1, ''))
+        self.assertIn('Busy', p.stderr)
+
     def test_status_keys_aligned(self):
-        lines = self.ok('status').stdout.split('\n\n')[0].splitlines()
+        lines = self.ok('status', code=STATUS_CODE).stdout.split('\n\n')[0].splitlines()
         self.assertEqual(len({line.index(': ') for line in lines}), 1, lines)
 
     def test_list(self):
@@ -303,6 +382,10 @@ class TestHuman(CtlTestCase):
     def test_hold_release_reload_are_quiet(self):
         self.assertEqual(self.ok('hold', 'kernel update at 14:00').stdout, '')
         self.assertEqual(self.last_call()['parameters'], {'reason': 'kernel update at 14:00'})
+        for span, usec in (('90s', 90_000_000), ('5min', 300_000_000), ('2h', 7_200_000_000),
+                           ('1d', 86_400_000_000), ('1h 30min', 5_400_000_000), ('366d', 366 * 86_400_000_000)):
+            self.assertEqual(self.ok('hold', '--for', span, 'window').stdout, '')
+            self.assertEqual(self.last_call()['parameters'], {'reason': 'window', 'forUSec': usec})
         self.assertEqual(self.ok('hold', '--', '-odd reason').stdout, '')
         self.assertEqual(self.last_call()['parameters'], {'reason': '-odd reason'})
         for verb, method in (('release', 'Release'), ('reload', 'Reload')):
@@ -339,15 +422,15 @@ class TestHuman(CtlTestCase):
                                                 'parameters': {'level': level}, 'more': False})
 
     def test_socket_from_environment(self):
-        p = self.ok('status', socket_path='', env=clean_env(TDSLEEP_SOCKET=self.server.socket))
+        p = self.ok('status', code=STATUS_CODE, socket_path='', env=clean_env(TDSLEEP_SOCKET=self.server.socket))
         self.assertIn('Phase: preparing', p.stdout)
         # --socket wins over the environment
-        self.ok('status', env=clean_env(TDSLEEP_SOCKET='/nonexistent/socket'))
+        self.ok('status', code=STATUS_CODE, env=clean_env(TDSLEEP_SOCKET='/nonexistent/socket'))
 
 
 class TestJson(CtlTestCase):
     def json_lines(self, *args, count=1):
-        out = self.ok('--json', *args).stdout
+        out = self.ok('--json', *args, code=STATUS_CODE if args[0] == 'status' else 0).stdout
         lines = out.splitlines()
         self.assertEqual(len(lines), count, out)
         objs = [json.loads(line) for line in lines]
@@ -381,8 +464,22 @@ class TestJson(CtlTestCase):
 
     def test_simple_replies(self):
         self.assertEqual(self.json_lines('resume'), [{'phase': 'resuming'}])
-        for args in (('hold', 'x'), ('release',), ('reload',)):
+        for args in (('release',), ('reload',)):
             self.assertEqual(self.json_lines(*args), [{}])
+        self.assertEqual(self.json_lines('hold', 'x'), [{'untilUSec': None, 'stored': True}])
+        self.assertEqual(self.json_lines('hold', '--for=2h', 'x'), [{'untilUSec': 1764561200000000, 'stored': True}])
+
+    def test_json_formats(self):
+        short = self.ok('--json', 'resume').stdout
+        self.assertEqual(short, '{"phase":"resuming"}\n')
+        self.assertEqual(self.ok('--json=short', 'resume').stdout, short)
+        self.assertEqual(self.ok('--json=pretty', 'resume').stdout, '{\n  "phase": "resuming"\n}\n')
+        self.assertEqual(self.ok('--json=off', 'resume').stdout, 'Phase: resuming\n')
+        # the last one given counts
+        self.assertEqual(self.ok('--json=pretty', '--json=off', 'resume').stdout, 'Phase: resuming\n')
+        pretty = self.ok('--json=pretty', 'status', code=STATUS_CODE).stdout
+        self.assertGreater(pretty.count('\n'), 20)
+        self.assertEqual(json.loads(pretty), json.loads(self.ok('--json', 'status', code=STATUS_CODE).stdout))
 
     def test_monitor(self):
         p = subprocess.Popen([CTL, '--json', '--socket=' + self.server.socket, 'monitor'], env=clean_env(),
@@ -411,7 +508,8 @@ class TestErrors(CtlTestCase):
 
     def test_no_socket(self):
         p = self.fails(3, 'status', socket_path=os.path.join(self.server.dir.name, 'absent'))
-        self.assertRegex(p.stderr, r'^tdsleepctl: Cannot reach tdsleepd at .*absent: No such file or directory\n$')
+        self.assertRegex(p.stderr, r'^tdsleepctl: Cannot reach tdsleepd at .*absent: No such file or directory\. '
+                                   r'Start it: systemctl start tdsleepd\.socket\n$')
         self.assertEqual(p.stdout, '')
 
     def test_nobody_listening(self):
@@ -429,9 +527,16 @@ class TestErrors(CtlTestCase):
             self.fails(3, 'status', socket_path=os.path.join(d, 'file'))
 
     def test_error_reply(self):
-        self.fails(1, 'restore', stderr='tdsleepctl: io.tdsleep.Manager.Busy: phase=preparing\n')
-        self.fails(1, 'plan', 'nap',
-                   stderr='tdsleepctl: org.varlink.service.InvalidParameter: parameter=operation\n')
+        self.fails(1, 'restore', stderr='tdsleepctl: io.tdsleep.Manager.Busy: phase=preparing. A cycle is in '
+                   'progress: wait for it to end (tdsleepctl monitor shows it), then try again\n')
+        self.fails(1, 'hold', 'refused', stderr='tdsleepctl: io.tdsleep.Manager.LockRefused: message=logind is not '
+                   'running. Is systemd-logind running? Nothing changed: See journalctl -u tdsleepd\n')
+
+    def test_hold_not_stored_is_a_warning(self):
+        p = self.ctl('hold', 'unstored')
+        self.assertEqual((p.returncode, p.stdout), (0, ''))
+        self.assertIn('the hold is taken, but tdsleepd could not store it', p.stderr)
+        self.assertIn('a restart of tdsleepd drops it', p.stderr)
 
     def test_failed_operation(self):
         p = self.fails(1, 'prepare', 'hibernate')
@@ -460,6 +565,7 @@ class TestErrors(CtlTestCase):
                 self.skipTest('nobody cannot execute the build tree here')
             self.assertEqual(p.returncode, 4, p.stderr)
             self.assertIn('Permission denied', p.stderr)
+            self.assertIn('Run as root or join group tdsleep', p.stderr)
 
 
 class TestDenied(CtlTestCase):
@@ -477,7 +583,7 @@ class TestDenied(CtlTestCase):
                 self.assertEqual(p.stdout, '')
 
     def test_reads_still_work(self):
-        self.ok('status')
+        self.ok('status', code=STATUS_CODE)
         self.ok('list')
         self.ok('plan', 'suspend')
 
@@ -594,8 +700,10 @@ def run_on_pty(argv, env):
 
 class TestColor(CtlTestCase):
     def on_tty(self, *args, **env):
-        status, out = run_on_pty([CTL, '--socket=' + self.server.socket, *args], clean_env(**env))
-        self.assertEqual(status, 0, out)
+        # "cat" is no pager (TestPager has the pager)
+        status, out = run_on_pty([CTL, '--socket=' + self.server.socket, *args],
+                                 clean_env(**dict(dict(TDSLEEP_PAGER='cat'), **env)))
+        self.assertEqual(status, STATUS_CODE if 'status' in args else 0, out)
         return out
 
     def test_terminal_gets_colour(self):
@@ -604,7 +712,7 @@ class TestColor(CtlTestCase):
             self.assertIn(ESC, out, args)
             # colour never changes the text
             self.assertEqual(re.sub(r'\x1b\[[0-9;]*m', '', out).replace('\r\n', '\n'),
-                             self.ok(*args).stdout)
+                             self.ok(*args, code=STATUS_CODE if args[0] == 'status' else 0).stdout)
 
     def test_no_color(self):
         for value in ('1', 'yes'):
@@ -617,10 +725,97 @@ class TestColor(CtlTestCase):
 
     def test_not_a_terminal(self):
         for args in (('status',), ('list',), ('plan', 'suspend'), ('prepare', 'suspend'), ('drain',)):
-            self.assertNotIn(ESC, self.ok(*args).stdout)
+            self.assertNotIn(ESC, self.ok(*args, code=STATUS_CODE if args[0] == 'status' else 0).stdout)
 
     def test_json_never_coloured(self):
         self.assertNotIn(ESC, self.on_tty('--json', 'status'))
+
+
+class TestHealth(CtlTestCase):
+    """status exits non-zero when the host is not safe or not healthy; the lowest code wins."""
+    HEALTHY = {'libvirtConnected': True, 'recordDegraded': False, 'canCreateTDs': True,
+               'lastCycle': {'id': '0123456789abcdef0123456789abcdef', 'step': 'suspend', 'prepareUSec': 1,
+                             'resumeUSec': 1, 'failed': False, 'domains': []}}
+
+    def tearDown(self):
+        self.server.patch_status(None)
+
+    def code(self, **fields):
+        self.server.patch_status(dict(self.HEALTHY, **fields))
+        p = self.ctl('status')
+        self.assertEqual(p.stderr, '')
+        self.assertIn('Phase: preparing', p.stdout, 'the status is printed whatever the code')
+        for args in (('-q', 'status'), ('-q',), ('--json', '-q', 'status')):
+            q = self.ctl(*args)
+            self.assertEqual((q.returncode, q.stdout, q.stderr), (p.returncode, '', ''), args)
+        j = self.ctl('--json', 'status')
+        self.assertEqual(j.returncode, p.returncode, '--json status exits with the same code')
+        return p.returncode
+
+    def test_each_condition(self):
+        self.assertEqual(self.code(), 0)
+        self.assertEqual(self.code(lastCycle=None), 0, 'no cycle yet is healthy')
+        self.assertEqual(self.code(libvirtConnected=False), 5)
+        self.assertEqual(self.code(recordDegraded=True), 6)
+        self.assertEqual(self.code(lastCycle=dict(self.HEALTHY['lastCycle'], failed=True)), 7)
+        self.assertEqual(self.code(canCreateTDs=False), 8)
+
+    def test_lowest_wins(self):
+        failed = dict(self.HEALTHY['lastCycle'], failed=True)
+        self.assertEqual(self.code(libvirtConnected=False, recordDegraded=True, lastCycle=failed,
+                                   canCreateTDs=False), 5)
+        self.assertEqual(self.code(recordDegraded=True, lastCycle=failed, canCreateTDs=False), 6)
+        self.assertEqual(self.code(lastCycle=failed, canCreateTDs=False), 7)
+
+    def test_only_status_is_a_health_check(self):
+        self.server.patch_status({'libvirtConnected': False})
+        self.ok('list')
+        self.ok('plan', 'suspend')
+
+
+class TestPager(CtlTestCase):
+    """A pager only where systemctl uses one (status, list, plan), only on a terminal."""
+    MARK = "sed 's/^/P:/'"
+
+    def on_tty(self, *args, code=0, **env):
+        status, out = run_on_pty([CTL, '--socket=' + self.server.socket, *args], clean_env(**env))
+        self.assertEqual(status, code, out)
+        return out.replace('\r\n', '\n')
+
+    def paged(self, out):
+        lines = [line for line in out.splitlines() if line.strip()]
+        return bool(lines) and all(line.startswith('P:') for line in lines)
+
+    def test_paged_verbs(self):
+        for args, code in ((('status',), STATUS_CODE), ((), STATUS_CODE), (('list',), 0), (('plan', 'drain'), 0),
+                           (('--json', 'status'), STATUS_CODE)):
+            self.assertTrue(self.paged(self.on_tty(*args, code=code, TDSLEEP_PAGER=self.MARK)), args)
+
+    def test_not_paged(self):
+        for args in (('prepare', 'suspend'), ('drain',), ('resume',), ('hold', 'x'), ('--help',)):
+            self.assertFalse(self.paged(self.on_tty(*args, TDSLEEP_PAGER=self.MARK)), args)
+        self.assertFalse(self.paged(self.on_tty('--no-pager', 'list', TDSLEEP_PAGER=self.MARK)))
+        self.assertFalse(self.paged(self.on_tty('list', TDSLEEP_PAGER=self.MARK, TERM='dumb')))
+        for none in ('', 'cat', '  '):
+            self.assertIn('td-web', self.on_tty('list', TDSLEEP_PAGER=none))
+        # not a terminal: never
+        p = self.ctl('list', env=clean_env(TDSLEEP_PAGER=self.MARK))
+        self.assertFalse(self.paged(p.stdout))
+
+    def test_which_pager(self):
+        self.assertTrue(self.paged(self.on_tty('list', SYSTEMD_PAGER=self.MARK)))
+        self.assertTrue(self.paged(self.on_tty('list', PAGER=self.MARK)))
+        self.assertTrue(self.paged(self.on_tty('list', TDSLEEP_PAGER=self.MARK, SYSTEMD_PAGER='false')))
+        self.assertFalse(self.paged(self.on_tty('list', TDSLEEP_PAGER='', PAGER=self.MARK)), 'empty: no pager')
+
+    def test_less_environment(self):
+        show = 'echo "LESS=$LESS"; cat >/dev/null'
+        self.assertIn('LESS=FRSXMK', self.on_tty('list', TDSLEEP_PAGER=show))
+        self.assertIn('LESS=R', self.on_tty('list', TDSLEEP_PAGER=show, SYSTEMD_LESS='R'))
+
+    def test_colour_reaches_the_pager(self):
+        out = self.on_tty('plan', 'suspend', TDSLEEP_PAGER='cat -v')
+        self.assertIn('^[[', out, 'the colour decided for the terminal goes through the pager')
 
 
 if __name__ == '__main__':
