@@ -33,7 +33,8 @@ os.environ["TDSLEEP_SYSFS_ROOT"] = tempfile.mkdtemp(prefix="tdsleepctl-sysfs.")
 
 def clean_env(**extra):
     env = {k: v for k, v in os.environ.items()
-           if k not in ("NO_COLOR", "TDSLEEP_SOCKET", "TDSLEEP_TIMEOUT", "SYSTEMD_SLEEP_ACTION")}
+           if k not in ("NO_COLOR", "TDSLEEP_SOCKET", "TDSLEEP_TIMEOUT", "SYSTEMD_SLEEP_ACTION", "TDSLEEP_PAGER",
+                        "SYSTEMD_PAGER", "PAGER", "SYSTEMD_LESS", "SYSTEMD_PAGERSECURE")}
     env["TERM"] = "xterm-256color"
     env.update(extra)
     return env
@@ -132,9 +133,10 @@ class CLI(TDSleepTestCase):
                 (j,) = self.ctl_json("plan", op)
                 self.assertEqual((j["operation"], j["keepsTDs"]), (op.replace("-", "_"), False))
                 self.assertEqual([d["verdict"] for d in j["domains"]], ["stop"] * 3)
-        r = self.ctl("plan", "nap", rc=None)
-        self.assertIn(r.returncode, (1, 2), r)
-        self.assertIn("operation", r.stderr)
+        r = self.ctl("plan", "nap", rc=2)
+        self.assertIn("Unknown operation 'nap'. Valid operations: suspend, hibernate, hybrid-sleep, "
+                      "suspend-then-hibernate, drain.", r.stderr)
+        self.assertNotIn("Plan(", self.d.stderr(), "checked by tdsleepctl, never sent")
         self.assertEqual(self.states(self.tds), {n: "running" for n in self.tds}, "plan changes nothing")
 
     # --- changes
@@ -199,9 +201,12 @@ class CLI(TDSleepTestCase):
         self.assertIn("BIOS update by ops", locks[0][2])
         out = self.ctl("status").stdout
         self.assertRegex(out, r"(?m)^\s+Hold: BIOS update by ops$")
+        self.assertRegex(out, r"(?m)^\s+Held by: uid 0 \(root\), tdsleepctl\[\d+\]$")
+        self.assertRegex(out, r"(?m)^\s+Held since: \w{3} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+$")
+        self.assertRegex(out, r"(?m)^\s+Held until: tdsleepctl release$")
         self.assertEqual(self.ctl("release").stdout, "")
         wait_until(lambda: not block(), 5, "the block lock to go")
-        self.assertEqual(self.ctl_json("hold", "json reason"), [{}])
+        self.assertEqual(self.ctl_json("hold", "json reason"), [{"untilUSec": None, "stored": True}])
         wait_until(block, 5, "the block lock")
         self.assertEqual(self.ctl_json("release"), [{}])
         wait_until(lambda: not block(), 5, "the block lock to go")
@@ -218,6 +223,62 @@ class CLI(TDSleepTestCase):
         self.ctl("log-level", "loud", rc=2)
         self.ctl("log-level", "7")
         self.assertEqual(self.status()["logLevel"], 7)
+
+    def test_hold_for_and_restart(self):
+        """hold --for: status shows until when; the hold survives a restart of tdsleepd and
+        then ends by itself."""
+        self.start()
+
+        def block():
+            return [i for i in self.mock.inhibitors() if i[1] == "tdsleepd" and i[3] == "block"]
+        t0 = time.time()
+        self.assertEqual(self.ctl("hold", "--for=4s", "short window").stdout, "")
+        wait_until(block, 5, "the block lock")
+        info = self.status()["holdInfo"]
+        self.assertAlmostEqual(info["untilUSec"] / 1e6, t0 + 4, delta=2)
+        self.assertRegex(self.ctl("status").stdout, r"(?m)^\s+Held until: \w{3} \d{4}-\d\d-\d\d ")
+        self.d.stop()
+        self.d.start()
+        self.d.wait_log(r"Restored the operator's hold \"short window\"", 10)
+        wait_until(block, 5, "the block lock, taken again after the restart")
+        self.assertEqual(self.status()["holdInfo"], info)
+        wait_until(lambda: not block(), 15, "the hold to end by itself")
+        self.assertGreater(time.time() - t0, 3)
+        self.assertRegex(self.ctl("status").stdout, r"(?m)^\s+Hold: -$")
+        for bad in ("0", "soon", "400d"):
+            self.assertIn("--for=", self.ctl("hold", "--for=" + bad, "x", rc=2).stderr)
+        self.assertIn("--for is only for 'hold'", self.ctl("release", "--for=1h", rc=2).stderr)
+
+    def test_status_is_a_health_check(self):
+        """status exits 0 when healthy, 5 with libvirt away, 8 when no TD can be created;
+        -q prints nothing."""
+        self.start()
+        self.assertEqual(self.ctl("-q", "status").stdout, "")
+        self.assertEqual(self.ctl("-q").stdout, "")
+        self.d.stop()
+        # a libvirt URI nobody answers: tdsleepd runs, libvirt stays disconnected
+        away = self.daemon(uri="test+unix:///default?socket=" + os.path.join(self.dir, "no-libvirt-sock"),
+                           config=control_config(), workdir=os.path.join(self.dir, "away"))
+        open_for_others(away.dir)
+        away.start()
+        self.sock = away.ctl_socket
+        self.assertFalse(self.status()["libvirtConnected"])
+        r = self.ctl("status", rc=5)
+        self.assertIn("(not connected)", r.stdout)
+        self.assertEqual(r.stderr, "")
+        self.assertEqual(self.ctl("-q", "status", rc=5).stdout, "")
+        self.assertEqual(len(self.ctl_json("status", rc=5)), 1)
+        away.stop()
+
+    def test_no_cpu_online_in_a_package_is_unhealthy(self):
+        from test_cpus import two_packages
+        two_packages(self.sysfs, {1: 1, 2: 0, 3: 0})
+        self.start(config=control_config() + "\n[CPU]\nOnlineCPUs=no\n")
+        if self.status()["canCreateTDs"]:
+            self.skipTest("this daemon brought a CPU online: nothing to report")
+        r = self.ctl("status", rc=8)
+        self.assertRegex(r.stdout, r"(?m)^\s*Can create TDs: no$")
+        self.ctl("-q", rc=8)
 
     def test_reload(self):
         d = self.start()
@@ -322,12 +383,15 @@ class CLI(TDSleepTestCase):
     def test_exit_codes(self):
         self.start()
         self.ctl("status", rc=0)
-        for args in ([], ["bogus"], ["plan"], ["hold"], ["prepare"], ["--no-such-option", "status"],
-                     ["status", "extra"]):
+        self.assertRegex(self.ctl().stdout, r"(?m)^\s+Phase: idle$")
+        for args in (["bogus"], ["plan"], ["hold"], ["prepare"], ["--no-such-option", "status"],
+                     ["status", "extra"], ["plan", "nap"], ["prepare", "drain"], ["--json=loud", "status"]):
             with self.subTest(args=args):
-                self.ctl(*args, rc=2)
+                r = self.ctl(*args, rc=2)
+                self.assertIn("tdsleepctl", r.stderr)
         r = self.ctl("--socket=/nonexistent", "status", rc=3, socket=False)
         self.assertIn("/nonexistent", r.stderr)
+        self.assertIn("Start it: systemctl start tdsleepd.socket", r.stderr)
         self.ctl("--socket=/nonexistent", "hook", "pre", "suspend", rc=3, socket=False)
         # nobody, in SocketGroup=: reads work, changes are refused with 4
         nobody = (NOBODY_UID, NOGROUP_GID)
@@ -338,15 +402,26 @@ class CLI(TDSleepTestCase):
             with self.subTest(verb=verb):
                 r = self.ctl(*verb, rc=4, user=nobody)
                 self.assertIn("PermissionDenied", r.stderr)
+                self.assertIn("Changes need root: run as root", r.stderr)
         self.assertEqual(self.states(self.tds), {n: "running" for n in self.tds})
         self.assertEqual(self.status()["hold"], None)
         # outside the group: connect() fails with EACCES
         r = self.ctl("status", rc=4, user=(NOBODY_UID, OTHER_GID))
         self.assertIn("ermission denied", r.stderr)
+        self.assertIn("Run as root or join group tdsleep", r.stderr)
+        # an error reply ends with what to do
+        self.ctl("drain")
+        r = self.ctl("drain", rc=1)
+        self.assertRegex(r.stderr, r"Busy: phase=ready\. Already drained or prepared for a sleep: run "
+                                   r"tdsleepctl restore")
+        self.ctl("restore")
+        self.wait_phase("idle")
 
     def _on_tty(self, args, **env):
-        """Run with stdout on a pseudo-terminal; return what it printed."""
+        """Run with stdout on a pseudo-terminal; return what it printed. No pager unless env
+        names one (TDSLEEP_PAGER)."""
         master, slave = pty.openpty()
+        env = dict(dict(TDSLEEP_PAGER="cat"), **env)
         try:
             p = subprocess.Popen([CTL, "--socket=" + self.sock] + args, stdout=slave, stderr=slave,
                                  stdin=subprocess.DEVNULL, env=clean_env(**env))
@@ -380,6 +455,22 @@ class CLI(TDSleepTestCase):
         self.assertNotIn(ESC, self._on_tty(["status"], TERM="dumb"), "TERM=dumb")
         self.assertNotIn(ESC, self._on_tty(["--json", "status"]), "JSON is never coloured")
         self.assertNotIn(ESC, self.ctl("plan", "suspend").stdout, "not a terminal")
+
+    def test_pager(self):
+        """status, list and plan go through the pager on a terminal; --no-pager and the
+        changing verbs never."""
+        self.start()
+        mark = "sed 's/^/P:/'"
+
+        def paged(out):
+            lines = [line for line in out.replace("\r\n", "\n").splitlines() if line.strip()]
+            return bool(lines) and all(line.startswith("P:") for line in lines)
+        for args in (["status"], [], ["list"], ["plan", "hibernate"]):
+            self.assertTrue(paged(self._on_tty(args, TDSLEEP_PAGER=mark)), args)
+        self.assertFalse(paged(self._on_tty(["--no-pager", "status"], TDSLEEP_PAGER=mark)))
+        self.assertFalse(paged(self._on_tty(["hold", "paged?"], TDSLEEP_PAGER=mark)))
+        self.ctl("release")
+        self.assertFalse(paged(self.ctl("status", env={"TDSLEEP_PAGER": mark}).stdout), "not a terminal")
 
 
 if __name__ == "__main__":
