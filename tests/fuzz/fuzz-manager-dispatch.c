@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hold.h"
 #include "log.h"
 #include "manager.h"
 #include "varlink.h"
@@ -204,6 +205,7 @@ static void manager_setup(void) {
         /* a fresh start: a left-over cycle.json would be "restored" */
         unlink_below(m->state_dir, "cycle.json");
         unlink_below(m->state_dir, "cycle.json.tmp");
+        unlink_below(m->state_dir, "hold.json");
 
         /* One loop for the process: libvirt takes its event hooks only once (a second
          * virEventRegisterImpl() is ignored with a warning), and they run on this loop. */
@@ -259,10 +261,8 @@ static VarlinkServer *manager_server(void) {
  * would not get there. */
 static bool manager_reset(void) {
         log_set_max_level(fuzz_log_level);
-        if (manager->hold_reason) {
-                manager->hold_reason = mfree(manager->hold_reason);
-                manager_refresh_block_lock(manager);
-        }
+        if (manager->hold)
+                hold_release(manager);  /* and its hold.json, were one ever written */
         for (int round = 0; round < RESET_ROUNDS && cycle_phase(manager->cycle) != CYCLE_PHASE_IDLE; round++) {
                 cycle_sleep_over(manager->cycle);       /* a sleep: start the TDs again */
                 if (cycle_phase(manager->cycle) != CYCLE_PHASE_IDLE)
