@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include "macros.h"
 #include "time-util.h"
@@ -126,4 +127,11 @@ int parse_time_span(const char *s, uint64_t *ret_usec) {
         }
         *ret_usec = total;
         return 0;
+}
+
+uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }

@@ -10,3 +10,6 @@
  * "1w", or several such parts, "1h 30min"; a bare number (alone) is seconds. -EINVAL on
  * syntax, -ERANGE on overflow. */
 int parse_time_span(const char *s, uint64_t *ret_usec);
+
+/* CLOCK_REALTIME in microseconds: the timestamps tdsleepd keeps (...USec). */
+uint64_t now_realtime_usec(void);

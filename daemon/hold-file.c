@@ -122,13 +122,6 @@ int hold_file_save(const char *dir, const Hold *h) {
         return write_file_atomic_at(dfd, HOLD_FILE_NAME, text, 0644);
 }
 
-static uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 /* Keep a corrupt file for the operator instead of dropping what it said. */
 static int hold_file_move_aside(const char *dir, char **ret_moved_to) {
         _cleanup_(freep) char *from = NULL, *to = NULL;

@@ -17,13 +17,6 @@ typedef struct HoldRequest {
         Hold *previous;         /* the hold to go back to if logind refuses */
 } HoldRequest;
 
-static uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 /* "2026-12-01 05:09:20 UTC" for the journal: one zone whatever the host's TZ. */
 static const char *format_timestamp(uint64_t usec, char buf[static 32]) {
         time_t t = (time_t) (usec / USEC_PER_SEC);

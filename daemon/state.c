@@ -457,13 +457,6 @@ int state_save(const char *dir, const State *s) {
         return 0;
 }
 
-static uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 int state_move_aside(const char *dir, const char *why, char **ret_moved_to) {
         _cleanup_(freep) char *from = NULL, *to = NULL;
         _cleanup_(closep) int dfd = -1;
