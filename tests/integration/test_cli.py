@@ -270,6 +270,21 @@ class CLI(TDSleepTestCase):
         self.assertEqual(len(self.ctl_json("status", rc=5)), 1)
         away.stop()
 
+    def test_degraded_record_is_unhealthy(self):
+        """A drain whose record the disk refuses (only the fd store has it): status exits 6."""
+        self.start()
+        blocker = os.path.join(self.d.state_dir, "cycle.json.tmp")
+        os.mkdir(blocker)       # every save of cycle.json fails (EISDIR): the fd store keeps it
+        try:
+            self.ctl("drain")
+            self.assertTrue(self.status()["recordDegraded"])
+            r = self.ctl("status", rc=6)
+            self.assertRegex(r.stdout, r"(?m)^\s+Record: degraded")
+        finally:
+            os.rmdir(blocker)
+        self.ctl("restore")
+        self.wait_phase("idle")
+
     def test_no_cpu_online_in_a_package_is_unhealthy(self):
         from test_cpus import two_packages
         two_packages(self.sysfs, {1: 1, 2: 0, 3: 0})
