@@ -56,6 +56,17 @@ static const char *busy_hint(json_object *parameters) {
         return "A cycle is in progress: wait for it to end (tdsleepctl monitor shows it), then try again";
 }
 
+/* An errno from tdsleepd (io.systemd.System): the ones a caller can do something about. */
+static const char *errno_hint(json_object *parameters) {
+        const char *name = json_get_string(parameters, "errnoName");
+
+        if (name && streq(name, "EBUSY"))
+                return "Another hold is waiting for logind's answer: try again in a moment";
+        if (name && streq(name, "ECANCELED"))
+                return "A release withdrew this hold before logind granted it";
+        return HINT_JOURNAL;
+}
+
 /* What to do about an error reply: the sentence that follows it. */
 static const char *error_hint(const char *error_id, json_object *parameters) {
         static const struct {
@@ -72,11 +83,12 @@ static const char *error_hint(const char *error_id, json_object *parameters) {
                 { VARLINK_ERROR_METHOD_NOT_FOUND,     "This tdsleepd is older than tdsleepctl: restart it "
                                                       "(systemctl restart tdsleepd) once no cycle runs" },
                 { VARLINK_ERROR_INTERFACE_NOT_FOUND,  "Is --socket tdsleepd's control socket?" },
-                { VARLINK_ERROR_SYSTEM,               HINT_JOURNAL },
         };
 
         if (streq(error_id, IFACE ".Busy"))
                 return busy_hint(parameters);
+        if (streq(error_id, VARLINK_ERROR_SYSTEM))
+                return errno_hint(parameters);
         for (size_t i = 0; i < ELEMENTSOF(hints); i++)
                 if (streq(error_id, hints[i].id))
                         return hints[i].hint;
