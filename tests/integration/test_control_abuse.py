@@ -226,7 +226,7 @@ class ControlAbuse(TDSleepTestCase):
         self.start()
         reason = 'ticket "4711" \\ é '
         reason += "y" * (256 - len(reason.encode()))
-        self.assertEqual(params(self.call("Hold", {"reason": reason})), {})
+        self.assertEqual(params(self.call("Hold", {"reason": reason})), {"untilUSec": None, "stored": True})
         # Success means the lock is held already: no waiting here.
         locks = self.block_locks()
         self.assertEqual(len(locks), 1, "Hold returned before logind granted the lock")
