@@ -417,7 +417,7 @@ class CLI(TDSleepTestCase):
             with self.subTest(verb=verb):
                 r = self.ctl(*verb, rc=4, user=nobody)
                 self.assertIn("PermissionDenied", r.stderr)
-                self.assertIn("Changes need root: run as root", r.stderr)
+                self.assertIn("this needs root", r.stderr)
         self.assertEqual(self.states(self.tds), {n: "running" for n in self.tds})
         self.assertEqual(self.status()["hold"], None)
         # outside the group: connect() fails with EACCES
