@@ -7,6 +7,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -106,3 +108,51 @@ def host_runner(cmd, cwd, logpath, env=None):
     with open(logpath, "w") as lf:
         return subprocess.run(cmd, cwd=cwd, stdout=lf, stderr=subprocess.STDOUT, env=env,
                               stdin=subprocess.DEVNULL, timeout=900).returncode
+
+
+def build_and_lint(work, build_dir, log):
+    """tests/package/run on the host: the package built in a fresh copy of the sources
+    in work/src, then twice more with higher versions for the upgrades (bumped in the
+    built tree: no second compile), while lintian checks the first.
+    Returns ([(version, deb)...], lint) for report_lintian."""
+    src = os.path.join(work, "src")
+    t = time.monotonic()
+    copy_sources(source_files(), src)
+    v1, deb1, changes1 = dpkg_buildpackage(host_runner, src, work, os.path.join(work, "build-src.log"))
+    print("PASS 0 build (%.1fs) dpkg-buildpackage -us -uc -b -> %s" % (
+        time.monotonic() - t, os.path.relpath(deb1, build_dir)))
+    sys.stdout.flush()
+    lint = {}
+
+    def run_lintian():
+        t0 = time.monotonic()
+        r = subprocess.run(LINTIAN + [changes1], capture_output=True, text=True, timeout=600)
+        lint["result"] = lintian_result(r.returncode, r.stdout + r.stderr)
+        lint["seconds"] = time.monotonic() - t0
+
+    lint_thread = threading.Thread(target=run_lintian, name="lintian")
+    lint_thread.start()
+    t = time.monotonic()
+    try:
+        built = [(v1, deb1)]
+        for n in (1, 2):
+            v, deb, _ = bump(host_runner, src, work, os.path.join(work, "build-v%d.log" % (n + 1)),
+                             "%s+pkgtest%d" % (v1, n))
+            built.append((v, deb))
+    finally:
+        lint_thread.join()
+    log("%s for the upgrades: bumped and packed again in %.1fs" % (
+        " and ".join(v for v, _ in built[1:]), time.monotonic() - t))
+    return built, lint
+
+
+def report_lintian(lint, passed, failed):
+    """Print lintian's PASS/FAIL line (with every tag) and count it."""
+    rc, out, tags = lint["result"]
+    if rc != 0:
+        failed.append("lintian")
+        print("FAIL 0 lintian (%.1fs) exit %d:\n  %s" % (lint["seconds"], rc, out.replace("\n", "\n  ")))
+    else:
+        passed.append("lintian")
+        print("PASS 0 lintian (%.1fs) no error, no warning; informational and overridden tags:\n  %s" % (
+            lint["seconds"], "\n  ".join(tags) if tags else "(none)"))
