@@ -193,7 +193,9 @@ static void hook_apply(Hook *h) {
                 if (r >= 0)
                         r = sd_event_source_set_enabled(h->source, SD_EVENT_ON);
         }
-        if (r < 0)
+        /* After the loop finished (tdsleepd exiting), libvirt still tidies its watches
+         * while its calls end: sd-event refuses with ESTALE, and nothing needs them. */
+        if (r < 0 && sd_event_get_state(hook_loop) != SD_EVENT_FINISHED)
                 log_error_errno(r, "Failed to set up libvirt %s %d: %s", h->is_timer ? "timer" : "watch", h->id,
                                 STRERROR(r));
 }
