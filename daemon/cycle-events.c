@@ -28,6 +28,8 @@ void cycle_prepare_for_sleep(Cycle *c) {
         }
         if (c->sleeping && (c->step_planned || c->awaiting_hook || c->awaiting_libvirt))
                 RETURN_SETTLED(c);      /* a duplicate: the same sleep */
+        if (!c->sleeping)
+                c->sleep_began_usec = cycle_now(c);
         c->sleeping = true;
         c->ops->observe(c->userdata, &w);
         v = calloc(w.n_domains ? w.n_domains : 1, sizeof(DomainVerdict));
@@ -53,6 +55,9 @@ void cycle_prepare(Cycle *c, SleepStep step) {
 
         if (c->restored)
                 cycle_on_logind(c, true);
+        /* Awaiting the hook, logind had its lock back: from now on the hook waits for us. */
+        if (!c->sleeping || c->awaiting_hook)
+                c->sleep_began_usec = cycle_now(c);
         c->sleeping = true;
         c->awaiting_hook = false;
         if (c->step_planned && same) {
@@ -85,6 +90,7 @@ void cycle_sleep_over(Cycle *c) {
                 log_cycle(c, LOG_CRIT, NULL, "The sleep is over; libvirt never answered while it was prepared, "
                           "so no TD was stopped for it");
         c->sleeping = c->step_planned = c->awaiting_hook = c->awaiting_libvirt = false;
+        c->sleep_began_usec = 0;
         if (!c->sleep_planned)
                 RETURN_SETTLED(c);      /* no sleep of ours: a drain stays as it is */
         cycle_begin_resume(c);
@@ -124,7 +130,7 @@ int cycle_restore(Cycle *c) {
                 c->record.drained = true;
                 return -EIO;
         }
-        log_cycle(c, LOG_INFO, NULL, "Restore: the drain is over");
+        log_cycle(c, LOG_INFO, MESSAGE_RESTORE, "Restore: the drain is over");
         c->restoring = true;
         cycle_begin_resume(c);
         cycle_settle(c);
@@ -174,6 +180,7 @@ void cycle_on_logind(Cycle *c, bool preparing_for_sleep) {
         }
         if (preparing_for_sleep && !c->sleeping) {
                 log_notice("logind is already preparing for sleep: preparing now");
+                c->sleep_began_usec = cycle_now(c);
                 c->sleeping = true;
                 cycle_prepare(c, SLEEP_STEP_UNKNOWN);
         } else if (!preparing_for_sleep && c->sleeping) {

@@ -61,6 +61,8 @@ struct Cycle {
         uint64_t drain_timeout_usec;
         uint64_t began_usec;            /* this half (prepare or resume) began */
         uint64_t prepare_usec;          /* how long the prepare took */
+        uint64_t sleep_began_usec;      /* PrepareForSleep(true) or the hook's Prepare came */
+        uint64_t lock_held_usec;        /* from then until the delay lock was released */
         uint64_t saved_usec;            /* last save while starting */
         uint64_t requests;              /* the last request id handed out */
         uint64_t armed_usec;            /* what the timer is armed for */
@@ -100,12 +102,20 @@ bool job_stop_in_progress(const Job *j);
 void cycle_begin_new(Cycle *c);
 void cycle_end(Cycle *c);
 void cycle_drop_finished_sleep_jobs(Cycle *c);
+
+/* cycle-journal.c */
 /* Log about one TD with its name, uuid and the cycle id as journal fields. */
 void log_job(Cycle *c, const Job *j, int level, const char *message_id, const char *fmt, ...) _printf_(5, 6);
 /* Say in the journal what a prepare does because its stops may not fit the limit. */
 void cycle_log_budget(Cycle *c, const Plan *plan);
 /* Log about the cycle, with its id (and message_id when not NULL). */
 void log_cycle(Cycle *c, int level, const char *message_id, const char *fmt, ...) _printf_(4, 5);
+/* The history's entries: the start (n_stop TDs to stop), the end of the prepare (sets
+ * lock_held_usec for a sleep), one per TD of the finished part, and the end. */
+void cycle_log_start(Cycle *c, bool drain, const char *mem_sleep, bool keeps, unsigned n_stop);
+void cycle_log_prepared(Cycle *c);
+void cycle_log_outcomes(Cycle *c, bool drain, bool (*keep)(const Cycle *, const Job *));
+void cycle_log_done(Cycle *c, bool drain);
 
 /* libvirt went away under a request: the job looks again this much later (libvirt may be
  * back by then; the reconnect looks again anyway), not at once, which could spin. */

@@ -286,17 +286,6 @@ void job_resend(Cycle *c, Job *j, bool running) {
 
 /* ---- the plan ---- */
 
-static void cycle_log_start(Cycle *c, PlanMode mode, SleepStep step, const Plan *plan) {
-        if (mode == PLAN_MODE_DRAIN) {
-                log_cycle(c, LOG_INFO, MESSAGE_CYCLE_STARTED, "Draining: stopping every TD for maintenance");
-                return;
-        }
-        log_cycle(c, LOG_INFO, MESSAGE_CYCLE_STARTED, "Preparing for %s (mem_sleep %s): TDs %s it",
-                  step == SLEEP_STEP_UNKNOWN ? "a sleep logind did not name" : sleep_step_to_string(step),
-                  strna(mem_sleep_to_string(plan->power.mem_sleep_selected)),
-                  plan->keeps ? "survive" : "do not survive");
-}
-
 /* Select s2idle for this sleep, remembering the old choice in the record first. */
 static bool cycle_steer(Cycle *c, const CycleWorld *w) {
         MemSleep old = w->power.mem_sleep_selected;
@@ -404,7 +393,8 @@ void cycle_act(Cycle *c, PlanMode mode, SleepStep step) {
         cycle_set_phase(c, CYCLE_PHASE_PREPARING);
         cycle_plan(c, &w, mode, step, v, &plan);
         c->began_usec = cycle_now(c);
-        cycle_log_start(c, mode, step, &plan);
+        cycle_log_start(c, mode == PLAN_MODE_DRAIN, mem_sleep_to_string(plan.power.mem_sleep_selected),
+                        plan.keeps, plan.n_stop);
         cycle_log_budget(c, &plan);
         cycle_apply_verdicts(c, &w, v, mode, &plan);
         if (plan.n_stop > 0)
@@ -466,14 +456,7 @@ void cycle_check_prepared(Cycle *c) {
         c->prepare_usec = cycle_now(c) - c->began_usec;
         cycle_set_phase(c, CYCLE_PHASE_READY);
         (void) cycle_save(c);
-        if (!c->sleeping) {
-                log_cycle(c, LOG_INFO, NULL, "Drained in %.2fs: %u TDs stopped, %u left running, %u failed to stop",
-                          seconds(c->prepare_usec), cycle_count(c, JOB_STOPPED), cycle_count(c, JOB_LEFT_RUNNING),
-                          cycle_count(c, JOB_STOP_FAILED));
-                return;
-        }
-        log_cycle(c, LOG_INFO, MESSAGE_LOCK_RELEASED, "Prepared for sleep in %.2fs: %u TDs stopped, %u left "
-                  "running, %u failed to stop; releasing the delay lock", seconds(c->prepare_usec),
-                  cycle_count(c, JOB_STOPPED), cycle_count(c, JOB_LEFT_RUNNING), cycle_count(c, JOB_STOP_FAILED));
-        c->ops->release_delay(c->userdata);
+        cycle_log_prepared(c);
+        if (c->sleeping)
+                c->ops->release_delay(c->userdata);
 }

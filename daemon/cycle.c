@@ -41,45 +41,6 @@ void cycle_settings_from_config(const Config *c, CycleSettings *ret) {
         };
 }
 
-/* ---- logging ---- */
-
-_printf_(5, 0)
-static void log_fields(Cycle *c, const Job *j, int level, const char *message_id, const char *fmt, va_list ap) {
-        char name[256] = "", uuid[64] = "", id[64] = "";
-        const char *fields[5] = { 0 };
-        size_t n = 0;
-
-        if (j) {
-                snprintf(name, sizeof name, "TDSLEEP_DOMAIN=%s", job_domain(c, j)->name);
-                snprintf(uuid, sizeof uuid, "TDSLEEP_UUID=%s", job_domain(c, j)->uuid);
-                fields[n++] = name;
-                fields[n++] = uuid;
-        }
-        if (!isempty(c->record.cycle_id)) {
-                snprintf(id, sizeof id, "TDSLEEP_CYCLE_ID=%s", c->record.cycle_id);
-                fields[n++] = id;
-        }
-        if (message_id)
-                fields[n++] = message_id;
-        log_internalv(level, 0, fields, fmt, ap);
-}
-
-void log_job(Cycle *c, const Job *j, int level, const char *message_id, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        log_fields(c, j, level, message_id, fmt, ap);
-        va_end(ap);
-}
-
-void log_cycle(Cycle *c, int level, const char *message_id, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        log_fields(c, NULL, level, message_id, fmt, ap);
-        va_end(ap);
-}
-
 /* ---- the budget ---- */
 
 void cycle_log_budget(Cycle *c, const Plan *plan) {
@@ -262,6 +223,7 @@ void cycle_begin_new(Cycle *c) {
                 c->ops->new_cycle_id(c->userdata, c->record.cycle_id);
         c->record.started_realtime_usec = c->ops->realtime(c->userdata);
         c->prepare_usec = 0;
+        c->lock_held_usec = 0;
 }
 
 /* Arm the one timer for the earliest deadline. */
@@ -360,23 +322,15 @@ static void cycle_keep_failed(Cycle *c) {
                         c->ops->keep_failed(c->userdata, &c->record.domains[i]);
 }
 
-static void cycle_log_done(Cycle *c, bool drain) {
-        unsigned started = cycle_count(c, JOB_STARTED), failed = cycle_count(c, JOB_START_FAILED);
-
-        log_cycle(c, failed ? LOG_ERR : LOG_INFO, MESSAGE_CYCLE_DONE,
-                  "%s in %.2fs: %u TDs started again, %u failed to start",
-                  drain ? "Restored" : "Resumed", (double) (cycle_now(c) - c->began_usec) / USEC_PER_SEC,
-                  started, failed);
-}
-
 /* Everything is done: keep the result, and make sure the record is never replayed. */
 void cycle_end(Cycle *c) {
         bool drain = c->restoring && !c->sleep_planned;
         int r;
 
         cycle_restore_mem_sleep(c);
-        cycle_log_done(c, drain);
         cycle_keep_failed(c);
+        cycle_log_outcomes(c, drain, keep_all);
+        cycle_log_done(c, drain);
         cycle_keep_result(c, drain, keep_all);
         r = c->ops->finish(c->userdata, &c->record);
         c->degraded = r != 0;
@@ -395,8 +349,9 @@ void cycle_drop_finished_sleep_jobs(Cycle *c) {
         size_t k = 0;
 
         cycle_restore_mem_sleep(c);
-        cycle_log_done(c, false);
         cycle_keep_failed(c);
+        cycle_log_outcomes(c, false, keep_sleep_jobs);
+        cycle_log_done(c, false);
         cycle_keep_result(c, false, keep_sleep_jobs);
         for (size_t i = 0; i < c->record.n_domains; i++) {
                 if (!c->record.domains[i].drained) {

@@ -2,6 +2,7 @@
 /* The methods of io.tdsleep.Manager (IDL: io.tdsleep.Manager.varlink), except Subscribe
  * (manager-events.c). */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "log.h"
 #include "manager-varlink-internal.h"
 #include "manager.h"
+#include "messages.h"
 #include "text-util.h"
 
 /* Drain's timeoutUSec: an hour is far beyond any shutdown; more is a mistake. */
@@ -209,7 +211,7 @@ int vl_hold(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *
                   VARLINK_DISPATCH_NULLABLE },
                 { NULL, json_type_null, NULL, 0, 0 },
         };
-        _cleanup_(freep) char *escaped = NULL;
+        _cleanup_(freep) char *escaped = NULL, *reason_field = NULL;
         _cleanup_(hold_freep) Hold *hold = NULL;
         HoldParameters p = { NULL, 0 };
         json_object *duration = NULL;
@@ -232,7 +234,10 @@ int vl_hold(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *
         escaped = text_escape(reason);
         if (!escaped)
                 return varlink_error_errno(link, -ENOMEM);
-        log_notice("Hold(\"%s\") from the control socket: refusing sleep until Release", escaped);
+        if (asprintf(&reason_field, "TDSLEEP_HOLD_REASON=%s", escaped) < 0)
+                reason_field = NULL;    /* the entry goes without it */
+        log_struct(LOG_NOTICE, ((const char *[]) { MESSAGE_HOLD, reason_field, NULL }),
+                   "Hold(\"%s\") from the control socket: refusing sleep until Release", escaped);
         /* A oneway caller gets no answer: keeping its link would send one later, as the
          * final reply of whatever it calls next. */
         r = hold_request_start(m, (flags & VARLINK_METHOD_ONEWAY) ? NULL : link, TAKE_PTR(hold));
@@ -247,7 +252,8 @@ int vl_release(Varlink *link, json_object *params, VarlinkMethodFlags flags, voi
         if (r < 0)
                 return r;
         if (m->hold)
-                log_notice("Release() from the control socket: the operator's hold is gone");
+                log_struct(LOG_NOTICE, ((const char *[]) { MESSAGE_RELEASE, NULL }),
+                           "Release() from the control socket: the operator's hold is gone");
         hold_release(m);
         return varlink_reply(link, NULL);
 }

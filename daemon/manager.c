@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -9,6 +11,7 @@
 #include "hold.h"
 #include "log.h"
 #include "manager.h"
+#include "messages.h"
 #include "policy.h"
 #include "virt-event.h"
 #include "build-config.h"
@@ -134,10 +137,21 @@ static void manager_keep_s2idle(Manager *m, PowerPicture *p) {
         }
         p->mem_sleep_selected = MEM_SLEEP_S2IDLE;
         if (!m->exclusive_logged)
-                log_notice("Kernel policy exclusive: TDX is on, so the kernel disabled S3 at boot and an S3 "
+                log_struct(LOG_NOTICE, ((const char *[]) { MESSAGE_KERNEL_POLICY, "TDSLEEP_KERNEL_POLICY=exclusive",
+                                                           "TDSLEEP_MEM_SLEEP=s2idle", NULL }),
+                           "Kernel policy exclusive: TDX is on, so the kernel disabled S3 at boot and an S3 "
                            "attempt would fail late, after devices were suspended. Selected s2idle in "
                            "/sys/power/mem_sleep: a suspend keeps TDs running");
         m->exclusive_logged = true;
+}
+
+static void manager_log_kernel_policy(Manager *m, KernelPolicy policy) {
+        char field[64];
+
+        snprintf(field, sizeof field, "TDSLEEP_KERNEL_POLICY=%s", kernel_policy_to_string(policy));
+        log_struct(LOG_INFO, ((const char *[]) { MESSAGE_KERNEL_POLICY, field, NULL }), "Kernel policy: %s%s",
+                   kernel_policy_to_string(policy),
+                   m->config.kernel_policy == KERNEL_POLICY_AUTO ? " (detected)" : "");
 }
 
 int manager_apply_kernel_policy(Manager *m, PowerPicture *ret) {
@@ -152,8 +166,7 @@ int manager_apply_kernel_policy(Manager *m, PowerPicture *ret) {
         } else {
                 policy = policy_effective(m->config.kernel_policy, &p);
                 if (policy != m->kernel_policy)
-                        log_info("Kernel policy: %s%s", kernel_policy_to_string(policy),
-                                 m->config.kernel_policy == KERNEL_POLICY_AUTO ? " (detected)" : "");
+                        manager_log_kernel_policy(m, policy);
                 m->kernel_policy = policy;
                 if (policy == KERNEL_POLICY_EXCLUSIVE)
                         manager_keep_s2idle(m, &p);
@@ -181,6 +194,22 @@ void manager_ensure_cpus_online(Manager *m) {
                            onlined, onlined == 1 ? "" : "s");
 }
 
+static void manager_log_package_emptied(const char *emptied, unsigned tds) {
+        _cleanup_(freep) char *packages = NULL;
+        char running[64];
+
+        snprintf(running, sizeof running, "TDSLEEP_TDS_RUNNING=%u", tds);
+        if (asprintf(&packages, "TDSLEEP_CPU_PACKAGES=%s", emptied) < 0)
+                packages = NULL;
+        log_struct(tds > 0 ? LOG_WARNING : LOG_NOTICE,
+                   ((const char *[]) { MESSAGE_CPU_PACKAGE_EMPTIED, running, packages, NULL }),
+                   "CPU package %s has no online CPU any more: %s", emptied,
+                   tds > 0 ? "no TD can be created, and the running ones cannot be torn down, "
+                             "until one is online again" :
+                             "no TD can be created until one is online again");
+}
+
+
 static void on_cpus_changed(void *userdata, const CpuPicture *old, const CpuPicture *now) {
         Manager *m = userdata;
         _cleanup_(freep) char *emptied = NULL;
@@ -188,11 +217,7 @@ static void on_cpus_changed(void *userdata, const CpuPicture *old, const CpuPict
 
         if (cpu_picture_format_empty(now, old, &emptied) >= 0 && !isempty(emptied)) {
                 tds = manager_count_running_tds(m);
-                log_full_errno(tds > 0 ? LOG_WARNING : LOG_NOTICE, 0,
-                               "CPU package %s has no online CPU any more: %s", emptied,
-                               tds > 0 ? "no TD can be created, and the running ones cannot be torn down, "
-                                         "until one is online again" :
-                                         "no TD can be created until one is online again");
+                manager_log_package_emptied(emptied, tds);
         }
         manager_on_cpus_event(m);
         manager_update_status(m);
