@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "build-config.h"
+#include "history.h"
 #include "output.h"
 #include "table.h"
 #include "tdsleepctl.h"
@@ -24,6 +25,8 @@ enum {
         ARG_STEP,
         ARG_TIMEOUT,
         ARG_FOR,
+        ARG_SINCE,
+        ARG_FILE,
 };
 
 const char *arg_socket = TDSLEEP_SOCKET_PATH;
@@ -36,6 +39,11 @@ const char *arg_step = NULL;
 double arg_drain_timeout = -1;
 uint64_t arg_hold_usec = 0;
 uint64_t arg_timeout_usec = 0;
+size_t arg_lines = 0;
+uint64_t arg_since_usec = 0;
+const char *arg_journal_directory = NULL;
+char **arg_journal_files = NULL;
+static size_t n_journal_files = 0;
 
 static void help(void) {
         printf("tdsleepctl [OPTIONS...] [VERB] [ARGS...]\n\n"
@@ -54,7 +62,8 @@ static void help(void) {
                "  monitor                 Print events as they happen, until interrupted\n"
                "  reload                  Re-read the configuration\n"
                "  log-level [LEVEL]       Show or set tdsleepd's log level (emerg..debug, 0..7)\n"
-               "  hook pre|post OPERATION What the systemd-sleep hook runs\n\n"
+               "  hook pre|post OPERATION What the systemd-sleep hook runs\n"
+               "  history                 Past cycles, from the journal\n\n"
                "OPERATION: suspend, hibernate, hybrid-sleep, suspend-then-hibernate (plan: also drain).\n\n"
                "Options:\n"
                "  -h --help               Show this help\n"
@@ -67,7 +76,11 @@ static void help(void) {
                "     --socket=PATH        Control socket (default: $TDSLEEP_SOCKET, else %s)\n"
                "     --step=STEP          prepare: the exact step (default: OPERATION)\n"
                "     --timeout=SEC        drain: seconds each TD gets to shut down\n"
-               "     --for=DURATION       hold: release by itself after DURATION (90s, 5min, 2h, 1d)\n\n"
+               "     --for=DURATION       hold: release by itself after DURATION (90s, 5min, 2h, 1d)\n"
+               "  -n --lines=N            history: the N most recent cycles\n"
+               "     --since=TIME         history: cycles with entries since TIME\n"
+               "  -D --directory=DIR      history: read the journal in DIR\n"
+               "     --file=PATH          history: read this journal file (repeatable)\n\n"
                "Exit status: 0 done, 1 failed, 2 usage, 3 tdsleepd unreachable, 4 permission denied;\n"
                "status: 5 libvirt disconnected, 6 record degraded, 7 last cycle failed, 8 TDs cannot\n"
                "be created (the lowest applies).\n"
@@ -124,6 +137,51 @@ static int parse_hold_duration(const char *s) {
         return 0;
 }
 
+static int add_journal_file(const char *path) {
+        char **files = realloc(arg_journal_files, (n_journal_files + 2) * sizeof(char *));
+
+        if (!files)
+                return cli_error(-ENOMEM, "Out of memory.");
+        arg_journal_files = files;
+        files[n_journal_files++] = (char *) path;
+        files[n_journal_files] = NULL;
+        return 0;
+}
+
+/* history's -n, --since, --directory and --file. */
+static int parse_history_option(int c, const char *value) {
+        unsigned long long n;
+        char *end = NULL;
+
+        switch (c) {
+        case 'n':
+                arg_verb_options |= VERB_OPTION_LINES;
+                errno = 0;
+                n = strtoull(value, &end, 10);
+                if (errno != 0 || end == value || *end != '\0' || value[0] == '-' || n == 0 || n > SIZE_MAX)
+                        return cli_error(-EINVAL, "-n '%s' is not a positive number of cycles.", value);
+                arg_lines = (size_t) n;
+                return 0;
+        case ARG_SINCE:
+                arg_verb_options |= VERB_OPTION_SINCE;
+                if (history_parse_time(value, now_realtime_usec(), &arg_since_usec) < 0 || arg_since_usec == 0)
+                        return cli_error(-EINVAL, "--since '%s' is not a time: use YYYY-MM-DD [HH:MM[:SS]], "
+                                         "today, yesterday, -2h (s, min, h, d, w) or @SECONDS.", value);
+                return 0;
+        case 'D':
+                arg_verb_options |= VERB_OPTION_DIRECTORY;
+                if (isempty(value) || arg_journal_files)
+                        return cli_error(-EINVAL, "--directory needs a directory, and goes without --file.");
+                arg_journal_directory = value;
+                return 0;
+        default:
+                arg_verb_options |= VERB_OPTION_FILE;
+                if (isempty(value) || arg_journal_directory)
+                        return cli_error(-EINVAL, "--file needs a path, and goes without --directory.");
+                return add_journal_file(value);
+        }
+}
+
 static int parse_option(int c, const char *arg, const char *word) {
         switch (c) {
         case ARG_JSON:
@@ -156,6 +214,11 @@ static int parse_option(int c, const char *arg, const char *word) {
         case ARG_FOR:
                 arg_verb_options |= VERB_OPTION_FOR;
                 return parse_hold_duration(arg);
+        case 'n':
+        case ARG_SINCE:
+        case 'D':
+        case ARG_FILE:
+                return parse_history_option(c, arg);
         case '?':
                 return cli_error(-EINVAL, "Unknown option or missing argument: %s. See tdsleepctl --help.", word);
         default:
@@ -176,12 +239,16 @@ static int parse_argv(int argc, char *argv[]) {
                 { "step",      required_argument, NULL, ARG_STEP      },
                 { "timeout",   required_argument, NULL, ARG_TIMEOUT   },
                 { "for",       required_argument, NULL, ARG_FOR       },
+                { "lines",     required_argument, NULL, 'n'           },
+                { "since",     required_argument, NULL, ARG_SINCE     },
+                { "directory", required_argument, NULL, 'D'           },
+                { "file",      required_argument, NULL, ARG_FILE      },
                 { NULL,        0,                 NULL, 0             },
         };
         int c, r;
 
         opterr = 0;     /* our own messages, with our prefix */
-        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "hqn:D:", options, NULL)) >= 0) {
                 if (c == 'h') {
                         help();
                         return 0;

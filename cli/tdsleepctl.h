@@ -4,6 +4,7 @@
 /* What the command line set, the exit statuses, and the verbs. */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "build-config.h"
@@ -39,6 +40,10 @@ typedef enum VerbOption {
         VERB_OPTION_STEP    = 1 << 0,
         VERB_OPTION_TIMEOUT = 1 << 1,
         VERB_OPTION_FOR     = 1 << 2,
+        VERB_OPTION_LINES     = 1 << 3,         /* history -n */
+        VERB_OPTION_SINCE     = 1 << 4,
+        VERB_OPTION_DIRECTORY = 1 << 5,
+        VERB_OPTION_FILE      = 1 << 6,
 } VerbOption;
 
 extern const char *arg_socket;
@@ -51,6 +56,10 @@ extern const char *arg_step;          /* prepare --step */
 extern double arg_drain_timeout;      /* drain --timeout */
 extern uint64_t arg_hold_usec;        /* hold --for */
 extern uint64_t arg_timeout_usec;     /* $TDSLEEP_TIMEOUT, 0: not set */
+extern size_t arg_lines;              /* history -n, 0: all */
+extern uint64_t arg_since_usec;       /* history --since, 0: not given */
+extern const char *arg_journal_directory;     /* history --directory, NULL: the system's */
+extern char **arg_journal_files;      /* history --file (NULL-terminated), NULL: none */
 
 /* Run the verb named by argv[0] (argc counts it; none: status); returns a CtlExit or a
  * negative code from client.h. Usage errors are reported here and return -EINVAL. */
@@ -71,3 +80,4 @@ int verb_release(int argc, char *argv[]);
 int verb_reload(int argc, char *argv[]);
 int verb_hook(int argc, char *argv[]);
 int verb_log_level(int argc, char *argv[]);
+int verb_history(int argc, char *argv[]);

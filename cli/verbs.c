@@ -35,6 +35,8 @@ static const Verb verbs[] = {
         { "reload",  0, 0, 0,                   0,                                       verb_reload  },
         { "log-level", 0, 1, 0,                 0,                                       verb_log_level },
         { "hook",    2, 2, 0,                   0,                                       verb_hook    },
+        { "history", 0, 0, VERB_OPTION_LINES | VERB_OPTION_SINCE | VERB_OPTION_DIRECTORY | VERB_OPTION_FILE,
+          VERB_PAGER, verb_history },
 };
 
 static const struct {
@@ -44,6 +46,10 @@ static const struct {
         { VERB_OPTION_STEP,    "--step"    },
         { VERB_OPTION_TIMEOUT, "--timeout" },
         { VERB_OPTION_FOR,     "--for"     },
+        { VERB_OPTION_LINES,   "-n/--lines" },
+        { VERB_OPTION_SINCE,   "--since"   },
+        { VERB_OPTION_DIRECTORY, "-D/--directory" },
+        { VERB_OPTION_FILE,    "--file"    },
 };
 
 static const char *const operations[] = { "suspend", "hibernate", "hybrid-sleep", "suspend-then-hibernate" };
