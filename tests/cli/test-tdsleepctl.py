@@ -190,12 +190,36 @@ class TestUsage(CtlTestCase):
         self.usage('list', '--timeout=5', message="--timeout is only for 'drain'")
         self.usage('release', '--for=1h', message="--for is only for 'hold'")
         self.usage('--for=1h', message="not for 'status'")
+        self.usage('status', '-n', '3', message='only for \'history\'')
+        self.usage('drain', '--since=today', message='only for \'history\'')
+        self.usage('list', '--directory=/tmp', message='only for \'history\'')
 
     def test_bad_json_and_durations(self):
         for bad in ('yes', 'PRETTY', '', 'sse'):
             self.usage('--json=' + bad, 'status', message='short, pretty or off')
         for bad in ('0', '0s', 'soon', '-1h', '367d', '2 fortnights', '1h 30', ''):
             self.usage('hold', '--for=' + bad, 'why', message='--for=')
+
+    def test_history_bad_values(self):
+        for bad in ('0', '-1', 'x', '3x', ''):
+            self.usage('history', '-n', bad, message='-n')
+        for bad in ('bogus', '', '-2', '2025-13-01', '@x', 'tomorrow'):
+            self.usage('history', '--since=' + bad, message='--since')
+        self.usage('history', '--directory=/tmp', '--file=/tmp/x.journal', message='--file')
+        self.usage('history', '--file=/tmp/x.journal', '-D', '/tmp', message='--directory')
+        self.usage('history', 'extra')
+
+    def test_history_empty_journal(self):
+        """A journal directory with no cycle: an empty list, exit 0; and a missing one: exit 1."""
+        with tempfile.TemporaryDirectory() as d:
+            p = self.ok('history', '--json', '--directory=' + d)
+            self.assertEqual(json.loads(p.stdout), {'cycles': []})
+            p = self.ctl('history', '-D', d, '-n', '5', '--since=-1d')
+            self.assertEqual((p.returncode, p.stdout), (0, ''))
+            self.assertIn('No cycles in the journal', p.stderr)
+        p = self.ctl('history', '--directory=/nonexistent-tdsleep-test')
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('/nonexistent-tdsleep-test', p.stderr)
 
     def test_bad_values(self):
         for bad in ('abc', '0', '-1', '5s', 'inf', 'nan', ''):

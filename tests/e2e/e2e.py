@@ -55,6 +55,20 @@ MSG_TD_FORCED_OFF = "9a99bb8ab0114fbbabeb41dbb4aeae3b"
 MSG_LOCK_RELEASED = "1f42c0172d5443389abde36cb3f174db"
 MSG_TD_STARTED = "9cb3172a4601425882d4f25544ea77c0"
 MSG_CYCLE_DONE = "1b25a870f43c4ff7a51ea13ac6c4960f"
+MSG_TD_OUTCOME = "1fe37788eef84d0b9f1fe1a168c2c34a"
+# every MESSAGE_ID of tdsleepd (common/journal-ids.h), each with a catalog entry
+MSG_ALL = {
+    "cycle started": MSG_CYCLE_STARTED, "lock released": MSG_LOCK_RELEASED,
+    "drained": "c1c43a99303d4c8888e3f7f5dd29cb66", "restore": "6aae4453a26646238e73cfa09f139698",
+    "cycle done": MSG_CYCLE_DONE, "TD outcome": MSG_TD_OUTCOME, "TD stopped": MSG_TD_STOPPED,
+    "TD forced off": MSG_TD_FORCED_OFF, "TD left running": "be61cf98180e4392b4a00e7d9943b09c",
+    "TD started": MSG_TD_STARTED, "TD start failed": "7c62408416bc4becb0a4861b3ae75084",
+    "sleep refused": "1285b66fc73f49609f63501b8130c950", "record degraded": "433c33d3fc374336a57488fe8cf8ba7d",
+    "record earlier boot": "0accbde1aafa4946b1f240938a8890e5", "hold": "9fe0302d66be43a183d106b706fa4cb2",
+    "release": "91826cdd99cf4606ac427dd78093035f", "kernel policy": "2e9fc507804b4203b0883167a415623d",
+    "CPU package emptied": "9b0d9e6d4bb34caf8e7d2533211b0c85",
+    "logind delay short": "36bf77c2701d4bd2a0550bdc125a6f2b",
+}
 SD_MSG_UNIT_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"
 SD_MSG_UNIT_STARTED = "39f53479d3a045ac8e11786248231fbf"
 SD_MSG_UNIT_FAILED = "be02cf6855d2428ba40df7e9d022f03d"
