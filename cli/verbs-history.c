@@ -151,6 +151,7 @@ int verb_history(int argc, char *argv[]) {
                 .since_usec = arg_since_usec,
         };
         _cleanup_(history_done) History h = { 0 };
+        const HistoryCycle *shown;
         size_t first;
         int r;
 
@@ -159,8 +160,9 @@ int verb_history(int argc, char *argv[]) {
                 return r;
         /* -n N: the N most recent cycles (the order of their first entry) */
         first = arg_lines > 0 && h.n_cycles > arg_lines ? h.n_cycles - arg_lines : 0;
-        r = arg_json ? show_history_json(h.cycles + first, h.n_cycles - first) :
-                       h.n_cycles == first ? 0 : show_history_table(h.cycles + first, h.n_cycles - first);
+        shown = h.n_cycles > 0 ? h.cycles + first : NULL;
+        r = arg_json ? show_history_json(shown, h.n_cycles - first) :
+                       h.n_cycles == 0 ? 0 : show_history_table(shown, h.n_cycles - first);
         if (r < 0)
                 return cli_error(-ENOMEM, "Out of memory.");
         if (!arg_json && h.n_cycles == 0)
