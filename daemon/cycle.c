@@ -216,7 +216,8 @@ bool cycle_save(Cycle *c) {
         return true;
 }
 
-/* A new cycle: a new id (the record fills it in), a fresh start time. */
+/* A new cycle: a new id (drawn now, so that its first entry carries it; else the record
+ * fills it in), a fresh start time. */
 void cycle_begin_new(Cycle *c) {
         c->record.cycle_id[0] = '\0';
         if (c->ops->new_cycle_id)
