@@ -91,6 +91,7 @@ void cycle_sleep_over(Cycle *c) {
                           "so no TD was stopped for it");
         c->sleeping = c->step_planned = c->awaiting_hook = c->awaiting_libvirt = false;
         c->sleep_began_usec = 0;
+        c->planned_unknown_step = false;
         if (!c->sleep_planned)
                 RETURN_SETTLED(c);      /* no sleep of ours: a drain stays as it is */
         cycle_begin_resume(c);

@@ -61,6 +61,7 @@ struct Cycle {
         uint64_t drain_timeout_usec;
         uint64_t began_usec;            /* this half (prepare or resume) began */
         uint64_t prepare_usec;          /* how long the prepare took */
+        bool planned_unknown_step;      /* this sleep was planned before its step was named */
         uint64_t sleep_began_usec;      /* PrepareForSleep(true) or the hook's Prepare came */
         uint64_t lock_held_usec;        /* from then until the delay lock was released */
         uint64_t saved_usec;            /* last save while starting */

@@ -392,7 +392,11 @@ void cycle_act(Cycle *c, PlanMode mode, SleepStep step) {
          * says idle would not be taken up again after a crash (nor mem_sleep restored). */
         cycle_set_phase(c, CYCLE_PHASE_PREPARING);
         cycle_plan(c, &w, mode, step, v, &plan);
-        c->began_usec = cycle_now(c);
+        /* The hook naming the step logind did not name goes on with the same prepare:
+         * its duration counts from the first plan. */
+        if (!(c->planned_unknown_step && mode == PLAN_MODE_SLEEP && c->sleeping))
+                c->began_usec = cycle_now(c);
+        c->planned_unknown_step = mode == PLAN_MODE_SLEEP && step == SLEEP_STEP_UNKNOWN;
         cycle_log_start(c, mode == PLAN_MODE_DRAIN, mem_sleep_to_string(plan.power.mem_sleep_selected),
                         plan.keeps, plan.n_stop);
         cycle_log_budget(c, &plan);
