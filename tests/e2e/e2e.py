@@ -67,7 +67,7 @@ MSG_ALL = {
     "record earlier boot": "0accbde1aafa4946b1f240938a8890e5", "hold": "9fe0302d66be43a183d106b706fa4cb2",
     "release": "91826cdd99cf4606ac427dd78093035f", "kernel policy": "2e9fc507804b4203b0883167a415623d",
     "CPU package emptied": "9b0d9e6d4bb34caf8e7d2533211b0c85",
-    "logind delay short": "36bf77c2701d4bd2a0550bdc125a6f2b",
+    "budget exceeded": "dbcb4555cace42cc8f5a77643bc3b948", "budget prepare": "920c04e5d3784c7d9249a227b0e94f5e",
 }
 SD_MSG_UNIT_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"
 SD_MSG_UNIT_STARTED = "39f53479d3a045ac8e11786248231fbf"
