@@ -53,6 +53,7 @@ static void help(void) {
                "                          packages (the default verb); exits 5-8 when not healthy\n"
                "  list                    Domains and how tdsleepd classifies them\n"
                "  plan OPERATION          What tdsleepd would do for OPERATION now (no changes)\n"
+               "  metrics                 Counters and gauges in the Prometheus text format\n"
                "  prepare OPERATION       Prepare for a sleep step, showing progress\n"
                "  resume                  The sleep is over: start again what was stopped\n"
                "  drain                   Stop every TD now, for maintenance\n"

@@ -70,6 +70,7 @@ uint64_t verb_timeout(uint64_t def);
 int verb_status(int argc, char *argv[]);
 int verb_list(int argc, char *argv[]);
 int verb_plan(int argc, char *argv[]);
+int verb_metrics(int argc, char *argv[]);
 int verb_monitor(int argc, char *argv[]);
 int verb_prepare(int argc, char *argv[]);
 int verb_resume(int argc, char *argv[]);

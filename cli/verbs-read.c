@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The verbs that only look: status, list, plan, monitor. */
+/* The verbs that only look: status, list, plan, metrics, monitor. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include "client.h"
 #include "json-util.h"
+#include "metrics-format.h"
 #include "output.h"
 #include "show.h"
 #include "tdsleepctl.h"
@@ -72,6 +75,21 @@ int verb_plan(int argc, char *argv[]) {
         if (!params || json_object_object_add(params, "operation", json_object_new_string(argv[1])) < 0)
                 return cli_error(-EPROTO, "Out of memory.");
         return call_and_show(IFACE ".Plan", params, show_plan, NULL);
+}
+
+/* The Prometheus text, made by the same code tdsleepd uses for MetricsTextfile=. */
+static int show_metrics_reply(json_object *reply) {
+        _cleanup_(freep) char *text = NULL;
+        int r = metrics_format(json_get_object(reply, "metrics"), &text);
+
+        if (r < 0)
+                return r;
+        fputs(text, stdout);
+        return 0;
+}
+
+int verb_metrics(int argc, char *argv[]) {
+        return call_and_show(IFACE ".GetMetrics", NULL, show_metrics_reply, NULL);
 }
 
 static int on_event(json_object *reply, bool continues, void *userdata) {

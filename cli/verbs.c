@@ -25,6 +25,7 @@ static const Verb verbs[] = {
         { "status",  0, 0, 0,                   VERB_PAGER,                              verb_status  },
         { "list",    0, 0, 0,                   VERB_PAGER,                              verb_list    },
         { "plan",    1, 1, 0,                   VERB_PAGER | VERB_OPERATION | VERB_DRAIN, verb_plan   },
+        { "metrics", 0, 0, 0,                   0,                                       verb_metrics },
         { "prepare", 1, 1, VERB_OPTION_STEP,    VERB_OPERATION,                          verb_prepare },
         { "resume",  0, 0, 0,                   0,                                       verb_resume  },
         { "drain",   0, 0, VERB_OPTION_TIMEOUT, 0,                                       verb_drain   },

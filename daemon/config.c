@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
@@ -65,6 +66,7 @@ void config_done(Config *c) {
                 return;
         free(c->libvirt_uri);
         free(c->socket_group);
+        free(c->metrics_textfile);
         memset(c, 0, sizeof(*c));
 }
 
@@ -103,6 +105,24 @@ static int config_parse_group(const char *rvalue, void *data) {
                 return -EINVAL;
         if (strspn(rvalue, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != n)
                 return -EINVAL;
+        return replace_string(data, rvalue);
+}
+
+/* An absolute path to a file, or empty for none. Spaces are refused like in LibvirtURI=:
+ * they would hide an inline "#" comment that inih kept. */
+static int config_parse_metrics_textfile(const char *rvalue, void *data) {
+        char **s = data;
+        size_t n = strlen(rvalue);
+
+        if (n == 0) {
+                *s = mfree(*s);
+                return 0;
+        }
+        if (rvalue[0] != '/' || rvalue[n - 1] == '/' || n >= PATH_MAX)
+                return -EINVAL;
+        for (const char *p = rvalue; *p; p++)
+                if (isspace((unsigned char) *p) || iscntrl((unsigned char) *p))
+                        return -EINVAL;
         return replace_string(data, rvalue);
 }
 
@@ -167,6 +187,13 @@ static char *config_format_string(const void *data) {
         return strdup(*(char *const *) data);
 }
 
+/* A setting that may be unset (NULL): empty, as the line that unsets it says. */
+static char *config_format_optional_string(const void *data) {
+        const char *s = *(char *const *) data;
+
+        return strdup(s ? s : "");
+}
+
 static char *config_format_kernel_policy(const void *data) {
         return strdup(kernel_policy_to_string(*(const KernelPolicy *) data));
 }
@@ -229,6 +256,9 @@ static const ConfigItem config_items[] = {
           "expected auto, exclusive, runtime or none", config_format_kernel_policy },
         { "Manager", "SocketGroup",        config_parse_group,         offsetof(Config, socket_group),
           "expected a group name", config_format_string },
+        { "Manager", "MetricsTextfile",    config_parse_metrics_textfile, offsetof(Config, metrics_textfile),
+          "expected an absolute file name without spaces, such as "
+          "/var/lib/prometheus/node-exporter/tdsleep.prom, or nothing", config_format_optional_string },
         { "Sleep",   "OnDeepSleep",        config_parse_sleep_action,  offsetof(Config, on_deep_sleep),
           "expected stop, s2idle or refuse", config_format_sleep_action },
         { "Sleep",   "ShutdownTimeoutSec", config_parse_timeout,       offsetof(Config, shutdown_timeout_usec),

@@ -47,6 +47,7 @@ typedef struct Config {
         char *libvirt_uri;              /* LibvirtURI=, default qemu:///system */
         KernelPolicy kernel_policy;     /* KernelPolicy=, default auto */
         char *socket_group;             /* SocketGroup=, default tdsleep */
+        char *metrics_textfile;         /* MetricsTextfile=, NULL (the default): none */
         /* [Sleep] */
         SleepAction on_deep_sleep;      /* OnDeepSleep=, default stop */
         uint64_t shutdown_timeout_usec; /* ShutdownTimeoutSec=, default 60 s */

@@ -129,6 +129,7 @@ void complete_waiters(Manager *m) {
 void manager_on_cycle_phase(Manager *m) {
         json_object *e;
 
+        manager_metrics_changed(m);
         /* The phase event carries the new status line: no status event for this change. */
         manager_update_status_for_phase(m);
         if (cycle_phase(m->cycle) == CYCLE_PHASE_IDLE)
@@ -145,6 +146,7 @@ void manager_on_cycle_phase(Manager *m) {
 void manager_on_cycle_domain(Manager *m, const char *name, const char *uuid, const char *state) {
         json_object *e;
 
+        manager_metrics_changed(m);
         if (!m->varlink)
                 return;
         e = event_new(m, "domain");

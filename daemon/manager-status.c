@@ -46,6 +46,7 @@ static void update_status(Manager *m, bool phase_event_follows) {
 
         if (!m->cycle || !m->virt || !m->logind)
                 return;
+        manager_metrics_changed(m);
         details = status_details(m, true);
         if (!details || asprintf(&status, "STATUS=%s%s", cycle_phase_to_string(cycle_phase(m->cycle)), details) < 0)
                 return;

@@ -55,6 +55,7 @@ void emit(Manager *m, json_object *event);
 void complete_waiters(Manager *m);
 
 /* Methods. */
+int vl_get_metrics(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata);
 int vl_get_status(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata);
 int vl_list_domains(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata);
 int vl_plan(Varlink *link, json_object *params, VarlinkMethodFlags flags, void *userdata);

@@ -111,6 +111,7 @@ static const struct {
         varlink_method_t callback;
 } methods[] = {
         { IFACE ".GetStatus",   vl_get_status   },
+        { IFACE ".GetMetrics",  vl_get_metrics  },
         { IFACE ".ListDomains", vl_list_domains },
         { IFACE ".Plan",        vl_plan         },
         { IFACE ".Prepare",     vl_prepare      },

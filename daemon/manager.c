@@ -13,6 +13,7 @@
 #include "manager.h"
 #include "messages.h"
 #include "policy.h"
+#include "time-util.h"
 #include "virt-event.h"
 #include "build-config.h"
 
@@ -24,6 +25,7 @@ int manager_new(Manager **ret) {
         config_init(&m->config);
         m->kernel_policy = _KERNEL_POLICY_INVALID;
         m->listen_fd = -1;
+        m->started_realtime_usec = now_realtime_usec();
         *ret = m;
         return 0;
 }
@@ -47,6 +49,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sighup_source);
         sd_event_source_disable_unref(m->status_defer);
         sd_event_source_disable_unref(m->budget_defer);
+        sd_event_source_disable_unref(m->metrics_defer);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         config_done(&m->config);
@@ -113,6 +116,7 @@ int manager_reload(Manager *m, char **ret_error) {
 
         config_done(&m->config);
         m->config = c;
+        m->metrics_textfile_failed = false;     /* a new MetricsTextfile= deserves its own error */
         log_info("Reloaded the configuration from %s", manager_config_source(m));
         cycle_settings_from_config(&m->config, &settings);
         cycle_set_settings(m->cycle, &settings);
@@ -310,6 +314,7 @@ void manager_refresh_block_lock(Manager *m) {
                 return;
         }
         (void) logind_set_block(m->logind, len > 0 ? why : NULL);
+        manager_metrics_changed(m);     /* the hold, and the lock when it goes */
 }
 
 static int on_status_defer(sd_event_source *s, void *userdata) {

@@ -15,6 +15,7 @@
 #include "cycle.h"
 #include "hold-file.h"
 #include "logind.h"
+#include "metrics.h"
 #include "power.h"
 #include "record.h"
 #include "virt.h"
@@ -60,6 +61,11 @@ typedef struct Manager {
         char *budget_key;                       /* the last check's outcome: warned once per change */
         char *budget_block_why;                 /* the budget cannot fit: sleep is refused (manager-budget.c) */
         bool exclusive_logged;
+
+        Metrics metrics;                        /* counted from cycle results (metrics.c) */
+        uint64_t started_realtime_usec;         /* the counters count from here */
+        sd_event_source *metrics_defer;         /* MetricsTextfile= is due this iteration */
+        bool metrics_textfile_failed;           /* the last write failed (logged once) */
 } Manager;
 
 int manager_new(Manager **ret);
@@ -139,6 +145,11 @@ int manager_plan_json(Manager *m, const char *operation, json_object **ret);
 /* A Step enum value (not drain or unknown), or a SYSTEMD_SLEEP_ACTION value -> step;
  * -EINVAL otherwise. */
 int manager_parse_step(const char *s, SleepStep *ret);
+
+/* The metrics (manager-metrics.c): GetMetrics' object; something they show changed (count
+ * a finished cycle, rewrite MetricsTextfile= at the end of this loop iteration). */
+json_object *manager_metrics_json(Manager *m);
+void manager_metrics_changed(Manager *m);
 
 /* The record has no copy on disk (only in systemd's fd store), or none at all. */
 bool manager_record_degraded(const Manager *m);
