@@ -35,6 +35,7 @@ static void assert_defaults(const Config *c) {
         assert_string_equal(c->libvirt_uri, "qemu:///system");
         assert_int_equal(c->kernel_policy, KERNEL_POLICY_AUTO);
         assert_string_equal(c->socket_group, "tdsleep");
+        assert_null(c->metrics_textfile);
         assert_int_equal(c->on_deep_sleep, SLEEP_ACTION_STOP);
         assert_int_equal(c->shutdown_timeout_usec, 60 * USEC_PER_SEC);
         assert_true(c->force_off);
@@ -69,6 +70,7 @@ static void test_every_key(void **state) {
                               "LibvirtURI=qemu+unix:///system?socket=/run/x.sock\n"
                               "KernelPolicy=runtime\n"
                               "SocketGroup=kvm-admins\n"
+                              "MetricsTextfile=/var/lib/prometheus/node-exporter/tdsleep.prom\n"
                               "; another comment\n"
                               "\n"
                               "[Sleep]\n"
@@ -85,6 +87,7 @@ static void test_every_key(void **state) {
         assert_string_equal(c.libvirt_uri, "qemu+unix:///system?socket=/run/x.sock");
         assert_int_equal(c.kernel_policy, KERNEL_POLICY_RUNTIME);
         assert_string_equal(c.socket_group, "kvm-admins");
+        assert_string_equal(c.metrics_textfile, "/var/lib/prometheus/node-exporter/tdsleep.prom");
         assert_int_equal(c.on_deep_sleep, SLEEP_ACTION_REFUSE);
         assert_int_equal(c.shutdown_timeout_usec, 120 * USEC_PER_SEC);
         assert_false(c.force_off);
@@ -107,12 +110,15 @@ static void test_syntax_tolerated(void **state) {
                               "ParallelStart=9\n"
                               "ProtectedKinds=\n"
                               "[Manager]\n"
+                              "MetricsTextfile=/run/tdsleep.prom\n"
+                              "MetricsTextfile=\n"           /* a later empty one turns it off */
                               "KernelPolicy=exclusive", &c, &error), 0);
         assert_null(error);
         assert_int_equal(c.on_deep_sleep, SLEEP_ACTION_S2IDLE);
         assert_int_equal(c.parallel_start, 9);
         assert_int_equal(c.protected_kinds, 0);
         assert_int_equal(c.kernel_policy, KERNEL_POLICY_EXCLUSIVE);
+        assert_null(c.metrics_textfile);
 }
 
 static void test_structure_errors(void **state) {
@@ -126,6 +132,9 @@ static void test_structure_errors(void **state) {
         expect_error("[Sleep] x\n", CONF ":1: unexpected text after section header");
         expect_error("ForceOff=yes\n", CONF ":1: ForceOff= outside of any section");
 }
+
+#define METRICS_EXPECTED "expected an absolute file name without spaces, such as " \
+        "/var/lib/prometheus/node-exporter/tdsleep.prom, or nothing"
 
 static void test_value_errors(void **state) {
         expect_error("[Sleep]\n\n\n\n\n\nOnDeepSleep=sleep\n",
@@ -144,6 +153,12 @@ static void test_value_errors(void **state) {
                      CONF ":2: LibvirtURI=qemu:///system # local: expected a libvirt URI without spaces, "
                      "such as qemu:///system");
         expect_error("[Manager]\nSocketGroup=-wheel\n", CONF ":2: SocketGroup=-wheel: expected a group name");
+        expect_error("[Manager]\nMetricsTextfile=tdsleep.prom\n",
+                     CONF ":2: MetricsTextfile=tdsleep.prom: " METRICS_EXPECTED);
+        expect_error("[Manager]\nMetricsTextfile=/var/lib/prom/\n",
+                     CONF ":2: MetricsTextfile=/var/lib/prom/: " METRICS_EXPECTED);
+        expect_error("[Manager]\nMetricsTextfile=/x.prom # off\n",
+                     CONF ":2: MetricsTextfile=/x.prom # off: " METRICS_EXPECTED);
         expect_error("[Sleep]\nProtectedKinds=tdx sgx\n",
                      CONF ":2: ProtectedKinds=tdx sgx: expected a list of tdx, sev-snp and sev "
                      "(separated by spaces or commas), or nothing");
@@ -448,7 +463,7 @@ static void test_shipped_config(void **state) {
                         line[0] = ' ';
                         uncommented++;
                 }
-        assert_int_equal(uncommented, 12);
+        assert_int_equal(uncommented, 13);
         assert_int_equal(load(text, &c, &error), 0);
         assert_null(error);
         assert_defaults(&c);
