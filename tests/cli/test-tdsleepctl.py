@@ -232,7 +232,7 @@ class TestUsage(CtlTestCase):
 
     def test_help(self):
         p = self.ok('--help')
-        for verb in ('status', 'list', 'plan', 'prepare', 'resume', 'drain', 'restore', 'hold',
+        for verb in ('status', 'list', 'plan', 'metrics', 'prepare', 'resume', 'drain', 'restore', 'hold',
                      'release', 'monitor', 'reload', 'log-level [LEVEL]', 'hook pre|post'):
             self.assertIn(verb, p.stdout)
         self.assertIn('0 done, 1 failed, 2 usage, 3 tdsleepd unreachable, 4 permission denied', p.stdout)
