@@ -60,7 +60,9 @@ struct Cycle {
         bool degraded;                  /* the last save did not reach the disk */
         uint64_t drain_timeout_usec;
         uint64_t began_usec;            /* this half (prepare or resume) began */
-        uint64_t prepare_usec;          /* how long the prepare took */
+        uint64_t prepare_usec;          /* time spent preparing in this cycle, every stretch */
+        uint64_t preparing_since;       /* the current stretch of preparing began ... */
+        bool preparing_timed;           /* ... and is being timed */
         bool planned_unknown_step;      /* this sleep was planned before its step was named */
         uint64_t sleep_began_usec;      /* PrepareForSleep(true) or the hook's Prepare came */
         uint64_t lock_held_usec;        /* from then until the delay lock was released */

@@ -457,8 +457,7 @@ void cycle_check_prepared(Cycle *c) {
         for (size_t i = 0; i < c->record.n_domains; i++)
                 if (job_stop_in_progress(&c->jobs[i]))
                         return;
-        c->prepare_usec = cycle_now(c) - c->began_usec;
-        cycle_set_phase(c, CYCLE_PHASE_READY);
+        cycle_set_phase(c, CYCLE_PHASE_READY);         /* adds this stretch to prepare_usec */
         (void) cycle_save(c);
         cycle_log_prepared(c);
         if (c->sleeping)

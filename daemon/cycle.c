@@ -72,9 +72,19 @@ void cycle_log_budget(Cycle *c, const Plan *plan) {
 
 /* ---- jobs ---- */
 
+/* Preparing may come in stretches (logind's PrepareForSleep, then the hook's exact step;
+ * a TD started while ready): prepare_usec adds them up, so it says how long the host
+ * waited for tdsleepd, not only how long the last stretch took. */
 void cycle_set_phase(Cycle *c, CyclePhase phase) {
         if (c->record.phase == phase)
                 return;
+        if (phase == CYCLE_PHASE_PREPARING) {
+                c->preparing_since = cycle_now(c);
+                c->preparing_timed = true;
+        } else if (c->record.phase == CYCLE_PHASE_PREPARING && c->preparing_timed) {
+                c->prepare_usec += cycle_now(c) - c->preparing_since;
+                c->preparing_timed = false;
+        }
         c->record.phase = phase;
         c->ops->on_phase(c->userdata);
 }
@@ -340,7 +350,7 @@ void cycle_end(Cycle *c) {
                           "Failed to close the record of the finished cycle: %s", STRERROR(r));
         jobs_free(c);
         state_done(&c->record);
-        c->restoring = c->sleep_planned = false;
+        c->restoring = c->sleep_planned = c->preparing_timed = false;
         c->drain_timeout_usec = 0;
         c->ops->on_phase(c->userdata);          /* state_done() left the phase idle */
 }
@@ -427,6 +437,11 @@ int cycle_adopt_record(Cycle *c, State *record) {
                 };
         }
         c->restored = true;
+        /* The previous run's part is unknown: count what this one spends. */
+        if (c->record.phase == CYCLE_PHASE_PREPARING) {
+                c->preparing_since = cycle_now(c);
+                c->preparing_timed = true;
+        }
         log_cycle(c, LOG_NOTICE, NULL, "Found an interrupted cycle (phase %s%s, %zu TDs): finishing it when "
                   "logind answers", cycle_phase_to_string(c->record.phase),
                   c->record.drained ? ", drained" : "", c->record.n_domains);

@@ -554,6 +554,31 @@ static void test_budget_cut_windows_fit_logind(void **state) {
         sim_finish(s);
 }
 
+/* ---- metrics: how long a prepare took (issue 13) ---- */
+
+/* logind's PrepareForSleep(true) stops the TD (5 s of ACPI shutdown); then the sleep
+ * hook's Prepare(suspend) plans again, with nothing left to stop. The cycle's prepare
+ * time is both stretches, not the hook's last few microseconds. */
+static void test_metrics_prepare_time_counts_every_stretch(void **state) {
+        Sim *s = sim_new(state, 1);
+        const CycleResult *r;
+
+        s->domains[0].guest = SIM_GUEST_SLOW;
+        s->domains[0].honour_usec = 5 * SEC;
+        sim_boot(s);
+        sim_request_sleep(s, SLEEP_STEP_SUSPEND);
+        run_into_sleep(s, 120 * SEC);
+        assert_true(s->hook_called);
+        sim_wake(s);
+        sim_run(s, 120 * SEC);
+        assert_int_equal(phase(s), CYCLE_PHASE_IDLE);
+        r = cycle_last_result(s->cycle);
+        assert_true(r->valid);
+        assert_true(r->prepare_usec >= 5 * SEC);
+        assert_true(r->prepare_usec < 20 * SEC);
+        sim_finish(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_defect1_sleep_aborted_while_stop_in_flight, teardown),
@@ -580,6 +605,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_found7_stopped_by_itself_while_queued_not_started, teardown),
                 cmocka_unit_test_teardown(test_found9_started_while_preparing_after_cut_resume, teardown),
                 cmocka_unit_test_teardown(test_budget_cut_windows_fit_logind, teardown),
+                cmocka_unit_test_teardown(test_metrics_prepare_time_counts_every_stretch, teardown),
         };
 
         log_set_max_level(getenv("SIM_VERBOSE") ? LOG_DEBUG : -1);
