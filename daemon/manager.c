@@ -116,7 +116,7 @@ int manager_reload(Manager *m, char **ret_error) {
 
         config_done(&m->config);
         m->config = c;
-        m->metrics_textfile_failed = false;     /* a new MetricsTextfile= deserves its own error */
+        m->metrics_textfile_failed = false;     /* after a reload, a failing write is logged once more */
         log_info("Reloaded the configuration from %s", manager_config_source(m));
         cycle_settings_from_config(&m->config, &settings);
         cycle_set_settings(m->cycle, &settings);
