@@ -453,6 +453,17 @@ class TestHuman(CtlTestCase):
                          [('td-web', 'stop'), ('td-db', 'refuse'), ('plain-vm', 'ignore'), ('broken-vm', 'ignore')])
         self.assertEqual(self.last_call()['parameters'], {'operation': 'suspend-then-hibernate'})
 
+    def test_metrics(self):
+        out = self.ok('metrics').stdout
+        self.assertEqual(self.last_call()['method'], 'io.tdsleep.Manager.GetMetrics')
+        self.assertIn('# TYPE tdsleep_cycles_total counter\n'
+                      'tdsleep_cycles_total{step="hibernate",outcome="failure"} 1\n', out)
+        self.assertIn('tdsleep_info{version="9.9.9",kernel_policy="runtime"} 1\n', out)
+        self.assertIn('tdsleep_resume_duration_seconds_sum 1.25\n', out)
+        self.assertIn('tdsleep_last_cycle_end_time_seconds 1764554100\n', out)
+        self.assertIn('tdsleep_hold_active 1\n', out)
+        self.assertTrue(out.endswith('tdsleep_last_cycle_failed 1\n'), out[-200:])
+
     def test_prepare(self):
         out = self.ok('prepare', 'suspend').stdout
         # a phase event's message is the status line, which starts with the phase
@@ -550,6 +561,10 @@ class TestJson(CtlTestCase):
     def test_status(self):
         s = self.json_lines('status')[0]['status']
         self.assertEqual((s['phase'], s['tdsRunning'], len(s['packages']), len(s['cycle'])), ('preparing', 2, 2, 2))
+
+    def test_metrics(self):
+        m = self.json_lines('metrics')[0]['metrics']
+        self.assertEqual((m['tdsForcedOff'], m['prepareDuration']['sumUSec']), (1, 2500000))
 
     def test_list(self):
         domains = self.json_lines('list')[0]['domains']
