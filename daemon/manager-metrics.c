@@ -3,7 +3,6 @@
  * in MetricsTextfile= for node_exporter's textfile collector. The counters are counted in
  * metrics.c, the text made by common/metrics-format.c (the same code as tdsleepctl's). */
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,11 +110,13 @@ int vl_get_metrics(Varlink *link, json_object *params, VarlinkMethodFlags flags,
  * collector skips it if we die before the rename. No fsync: metrics need no durability,
  * and the loop must not wait for the disk. */
 static int textfile_replace(const char *path, const char *text) {
-        _cleanup_(freep) char *copy = strdup(path), *tmp = NULL;
+        /* MetricsTextfile= is absolute and does not end in '/' (config.c). */
+        const char *base = strrchr(path, '/') + 1;
+        _cleanup_(freep) char *tmp = NULL;
         size_t len = strlen(text);
         int fd, r = 0;
 
-        if (!copy || asprintf(&tmp, "%s/.%s.XXXXXX", dirname(copy), basename((char *) path)) < 0)
+        if (asprintf(&tmp, "%.*s.%s.XXXXXX", (int) (base - path), path, base) < 0)
                 return -ENOMEM;
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
