@@ -121,6 +121,7 @@ static int textfile_replace(const char *path, const char *text) {
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
+        errno = 0;      /* a short write sets none: then it is -EIO */
         if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t) len)
                 r = errno > 0 ? -errno : -EIO;
         if (close(fd) < 0 && r == 0)
