@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "virt-internal.h"
+#include "virt-keepalive.h"
 
 #define BACKOFF_MIN_USEC (100 * USEC_PER_MSEC)
 #define BACKOFF_MAX_USEC (5 * USEC_PER_SEC)
@@ -79,6 +80,8 @@ static void connect_run(ExecutorJob *j) {
         ConnectJob *q = (ConnectJob *) j;
 
         q->conn = virConnectOpen(q->uri);
+        if (q->conn)
+                virt_keepalive_apply(q->conn, q->uri);
         q->result = q->conn ? connect_register(q) : errno_from_libvirt(NULL);
         if (q->result >= 0)
                 q->result = connect_list(q);
