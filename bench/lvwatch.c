@@ -3,12 +3,16 @@
  * lvwatch: time libvirt lifecycle events for a set of domains, with microsecond
  * timestamps on CLOCK_MONOTONIC (the clock Python's time.monotonic() reads).
  *
- *   lvwatch URI stopped|started none|shutdown|create [DESTROY_AFTER_SEC]
+ *   lvwatch URI stopped|started none|shutdown|create|create-threads [DESTROY_AFTER_SEC]
  *
  * Reads domain names from stdin, one per line, up to a line "END". Prints "READY"
  * once every domain is looked up and the lifecycle callback is registered, then
  * waits for "GO". On GO it performs the action on every domain at once (shutdown:
- * virDomainShutdown; create: virDomainCreate; none: nothing, someone else acts)
+ * virDomainShutdown; create: virDomainCreate, one after another; create-threads:
+ * virDomainCreate from up to MAX_THREADS threads at once, each with a connection of
+ * its own opened before READY and a fixed share of the domains (the parallel floor:
+ * libvirt's remote driver runs one call per connection at a time); none: nothing,
+ * someone else acts)
  * and waits until each named domain has had the event (STOPPED or STARTED). With
  * DESTROY_AFTER_SEC, domains not stopped that long after GO are destroyed (the
  * floor for guests that ignore ACPI). Prints
@@ -21,6 +25,7 @@
  */
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +37,17 @@ typedef struct {
         virDomainPtr dom;
         bool seen;
 } Entry;
+
+#define MAX_THREADS 64
+
+/* One creating thread: its own connection, and the domains i with i % n_threads == index. */
+typedef struct {
+        pthread_t thread;
+        virConnectPtr conn;
+        virDomainPtr *doms;
+        size_t n_doms;
+        const char *failed;     /* the first domain libvirt refused to create */
+} Creator;
 
 static Entry *entries;
 static size_t n_entries, n_seen;
@@ -70,6 +86,58 @@ static void on_tick(int timer, void *opaque) {
 static void quiet_error(void *opaque, virErrorPtr err) {
 }
 
+static void *creator_run(void *arg) {
+        Creator *c = arg;
+
+        for (size_t i = 0; i < c->n_doms; i++)
+                if (virDomainCreate(c->doms[i]) < 0 && !c->failed)
+                        c->failed = virDomainGetName(c->doms[i]);
+        return NULL;
+}
+
+/* Open the creators' connections and look their domains up (before READY: not timed). */
+static Creator *creators_new(const char *uri, size_t *ret_n) {
+        size_t n = n_entries < MAX_THREADS ? n_entries : MAX_THREADS;
+        Creator *cs = calloc(n ? n : 1, sizeof(Creator));
+
+        if (!cs)
+                return NULL;
+        for (size_t t = 0; t < n; t++) {
+                cs[t].conn = virConnectOpen(uri);
+                cs[t].doms = calloc(n_entries / n + 1, sizeof(virDomainPtr));
+                if (!cs[t].conn || !cs[t].doms)
+                        return NULL;
+        }
+        for (size_t i = 0; i < n_entries; i++) {
+                Creator *c = &cs[i % n];
+                c->doms[c->n_doms] = virDomainLookupByName(c->conn, entries[i].name);
+                if (!c->doms[c->n_doms++])
+                        return NULL;
+        }
+        *ret_n = n;
+        return cs;
+}
+
+static int creators_start(Creator *cs, size_t n) {
+        for (size_t t = 0; t < n; t++)
+                if (pthread_create(&cs[t].thread, NULL, creator_run, &cs[t]) != 0)
+                        return -1;
+        return 0;
+}
+
+static int creators_join(Creator *cs, size_t n) {
+        int r = 0;
+
+        for (size_t t = 0; t < n; t++) {
+                pthread_join(cs[t].thread, NULL);
+                if (cs[t].failed) {
+                        fprintf(stderr, "lvwatch: create %s failed\n", cs[t].failed);
+                        r = -1;
+                }
+        }
+        return r;
+}
+
 int main(int argc, char **argv) {
         char line[1024];
         size_t cap = 0;
@@ -77,6 +145,8 @@ int main(int argc, char **argv) {
         int destroyed = 0;
         bool did_destroy = false;
         virConnectPtr conn;
+        Creator *creators = NULL;
+        size_t n_creators = 0;
 
         if (argc < 4) {
                 fprintf(stderr, "usage: lvwatch URI stopped|started none|shutdown|create [DESTROY_AFTER_SEC]\n");
@@ -120,13 +190,21 @@ int main(int argc, char **argv) {
                                              VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), NULL, NULL) < 0)
                 return 1;
         virEventAddTimeout(10, on_tick, NULL, NULL);   /* wake the loop for the checks */
+        if (strcmp(argv[3], "create-threads") == 0 && !(creators = creators_new(argv[1], &n_creators))) {
+                fprintf(stderr, "lvwatch: cannot prepare the creating threads: %s\n", virGetLastErrorMessage());
+                return 1;
+        }
         printf("READY\n");
         fflush(stdout);
         if (!fgets(line, sizeof line, stdin) || strncmp(line, "GO", 2) != 0)
                 return 1;
         t_go = now();
         armed = true;
-        for (size_t i = 0; i < n_entries; i++) {
+        /* The threads create; this one runs the event loop meanwhile, so each STARTED
+         * is timed when it arrives. */
+        if (creators && creators_start(creators, n_creators) < 0)
+                return 1;
+        for (size_t i = 0; creators == NULL && i < n_entries; i++) {
                 int r = 0;
                 if (strcmp(argv[3], "shutdown") == 0)
                         r = virDomainShutdown(entries[i].dom);
@@ -153,6 +231,8 @@ int main(int argc, char **argv) {
                         return 1;
                 }
         }
+        if (creators && creators_join(creators, n_creators) < 0)
+                return 1;
         printf("DONE %.6f %.6f %.6f %zu %d %.6f\n", t_go, t_issued, t_last, n_seen, destroyed, t_first);
         fflush(stdout);
         for (size_t i = 0; i < n_entries; i++) {

@@ -226,8 +226,9 @@ def markdown(res, args, plot):
     w("- **floor**: `bench/lvwatch` (C, libvirt) issues `virDomainShutdown` to every "
       "domain at once and waits for the last `STOPPED` lifecycle event; for the guest "
       "that ignores ACPI it calls `virDomainDestroy` when the 10 s timeout expires, as "
-      "tdsleepd does. Resume floor: `virDomainCreate` for every domain at once, wait for "
-      "the last `STARTED`.")
+      "tdsleepd does. Resume floors: `virDomainCreate` of every domain one after another "
+      "on one connection (serial), or from up to 64 threads with a connection each, "
+      "opened beforehand, each creating its share (parallel); wait for the last `STARTED`.")
     w("- **tdsleepd (resume)**: from asking the mock for `PrepareForSleep(false)` until "
       "`bench/lvwatch` saw the last `STARTED` of the stopped TDs (default "
       "`ParallelStart=4`).")
@@ -297,9 +298,13 @@ def markdown(res, args, plot):
         w("")
         rows = []
         for n, r in sorted(scale.items()):
-            rows.append((n, cell(r["floor_resume"]), cell(r["tdsleepd_resume"]),
-                         fs(med(r["tdsleepd_resume"]) - med(r["floor_resume"]))))
-        w(table(["TDs", "floor (create all, last STARTED)", "tdsleepd", "over the floor (medians)"], rows))
+            par = r.get("floor_resume_par") or []
+            rows.append((n, cell(r["floor_resume"]), cell(par), cell(r["tdsleepd_resume"]),
+                         fs(med(r["tdsleepd_resume"]) - med(r["floor_resume"])),
+                         fs(med(r["tdsleepd_resume"]) - med(par)) if par else "—"))
+        w(table(["TDs", "serial floor (create one after another, last STARTED)",
+                 "parallel floor (64 threads, a connection each)", "tdsleepd",
+                 "over the serial floor", "over the parallel floor (medians)"], rows))
         w("")
 
     idle = res.get("idle")
@@ -324,9 +329,14 @@ def markdown(res, args, plot):
             ("context switches (/proc, all threads)", "%d voluntary, %d involuntary (%d threads)" % (
                 idle["ctx"]["voluntary"], idle["ctx"]["involuntary"], idle["threads"])),
             ("RSS after start-up", "%.1f MiB (peak %.1f MiB): %.1f MiB anonymous, %.1f MiB file-backed "
-             "(shared libraries); PSS %.1f MiB" % (
+             "(shared libraries)" % (
                  idle["rss_kib"] / 1024, idle["hwm_kib"] / 1024, idle["anon_kib"] / 1024,
-                 idle["file_kib"] / 1024, idle.get("pss_kib", 0) / 1024)),
+                 idle["file_kib"] / 1024)),
+            ("what the host pays (`/proc/PID/smaps_rollup`)", "USS %s (Private_Clean + Private_Dirty: "
+             "pages only tdsleepd maps), PSS %.1f MiB (shared pages divided among the processes "
+             "mapping them; libvirtd maps the same libvirt libraries)" % (
+                 "%.1f MiB" % (idle["uss_kib"] / 1024) if "uss_kib" in idle else "not measured",
+                 idle.get("pss_kib", 0) / 1024)),
             ("RSS after the control-socket load", "%.1f MiB (peak %.1f MiB)" % (
                 idle["rss_after"]["rss_kib"] / 1024, idle["rss_after"]["hwm_kib"] / 1024))
             if "rss_after" in idle else ("", ""),
@@ -382,11 +392,109 @@ def markdown(res, args, plot):
               "by at most the one call being run.")
             w("")
 
+    loop_sections(res, w)
     w("## Targets (issue 6)")
     w("")
     w(table(["target", "measured", ""], targets(res, quick)))
     w("")
+    w("## Targets (issue 14: the loop never blocks on libvirt)")
+    w("")
+    w(table(["target", "measured", ""], loop_targets(res, quick)))
+    w("")
     return "\n".join(o) + "\n"
+
+
+def loop_sections(res, w):
+    """The tables of issue 14: real-guest resume against both floors, GetStatus during
+    a libvirtd stall."""
+    resume = res.get("resume")
+    if resume:
+        w("## 6. Resume with real guests against both floors (QEMU TCG)")
+        w("")
+        w("Every guest shut off, then until the last `STARTED` (its QEMU runs; the guest's "
+          "boot is not included). Serial floor: `virDomainCreate` of one guest after "
+          "another on one connection (`bench/lvwatch create`). Parallel floor: one thread "
+          "per guest, each with a connection of its own opened beforehand "
+          "(`bench/lvwatch create-threads`). tdsleepd: from `PrepareForSleep(false)` "
+          "after a prepare that shut the guests down (default `ParallelStart=`).")
+        w("")
+        rows = []
+        for n, r in sorted(resume.items(), key=lambda kv: int(kv[0])):
+            rows.append((n, cell(r["serial"]), cell(r["parallel"]),
+                         fr(ratio(med(r["serial"]), med(r["parallel"]))), cell(r["tdsleepd"]),
+                         fr(ratio(med(r["tdsleepd"]), med(r["parallel"])))))
+        w(table(["guests", "serial floor", "parallel floor", "serial ÷ parallel", "tdsleepd",
+                 "tdsleepd ÷ parallel floor (medians)"], rows))
+        w("")
+    st = res.get("stall")
+    if st and st["runs"]:
+        w("## 7. GetStatus while libvirtd is stalled")
+        w("")
+        w("The private libvirtd is stopped (`SIGSTOP`) for %.0f s; right after, the logind "
+          "mock emits `PrepareForSleep(true)`, so tdsleepd's first request to libvirt "
+          "meets a libvirtd that does not answer (%d test-driver TDs). Meanwhile one "
+          "client (`bench/vlload ... scheduled`) calls `GetStatus` %d times a second, "
+          "each call's latency counted from when it was due, not from when it could be "
+          "sent: a client stuck behind one blocked call is late with every call due "
+          "meanwhile, and each counts so. Then libvirtd continues (`SIGCONT`) and the "
+          "cycle completes." % (st["seconds"], st["domains"], st["rate"]))
+        w("")
+        us = lambda x: fs(x / 1e6)  # noqa: E731
+        runs = st["runs"]
+        w(table(["calls due", "p50", "p99", "max", "lock released after SIGCONT"], [(
+            cell([r["requests"] for r in runs], lambda x: "%.0f" % x),
+            cell([r["p50_us"] for r in runs], us), cell([r["p99_us"] for r in runs], us),
+            cell([r["max_us"] for r in runs], us),
+            cell([r["release_after_cont"] for r in runs]))]))
+        w("")
+
+
+def loop_targets(res, quick):
+    out = []
+
+    def add(name, value, ok, shown):
+        if value is None:
+            out.append((name, "not measured" + (" (--quick)" if quick else ""), "—"))
+        else:
+            out.append((name, shown, "PASS" if ok else "MISS"))
+
+    resume = res.get("resume", {})
+    r8 = resume.get(8)
+    x = None if not r8 else ratio(med(r8["tdsleepd"]), med(r8["parallel"]))
+    add("resume with 8 real guests ≤ 1.2× the parallel floor", x, x is not None and x <= 1.2,
+        "" if x is None else "%.2f× (tdsleepd %s, parallel floor %s, serial floor %s)" % (
+            x, fs(med(r8["tdsleepd"])), fs(med(r8["parallel"])), fs(med(r8["serial"]))))
+    s1000 = res.get("scale", {}).get(1000)
+    par = s1000.get("floor_resume_par") if s1000 else None
+    ov = None if not par else med(s1000["tdsleepd_resume"]) - med(par)
+    add("resume with 1000 TDs ≤ parallel floor + 50 ms", ov, ov is not None and ov <= 0.050,
+        "" if ov is None else "%s over (tdsleepd %s, parallel floor %s)" % (
+            fs(ov), fs(med(s1000["tdsleepd_resume"])), fs(med(par))))
+    real = res.get("real", {})
+    r4 = next((v for k, v in real.items() if k.startswith("4 honouring")), None)
+    ov = None if not r4 else med(r4["tdsleepd"]) - med(r4["floor"])
+    add("prepare, 4 real guests: ≤ 5 ms over the floor", ov, ov is not None and ov <= 0.005, fs(ov))
+    ov = None if not s1000 else med(s1000["tdsleepd"]) - med(s1000["floor"])
+    add("prepare, 1000 TDs: ≤ 50 ms over the floor", ov, ov is not None and ov <= 0.050, fs(ov))
+    st = res.get("stall")
+    p99 = med([r["p99_us"] for r in st["runs"]]) if st and st["runs"] else None
+    add("GetStatus p99 ≤ 1 ms during a libvirtd stall", p99, p99 is not None and p99 <= 1000,
+        "" if p99 is None else "%s (p50 %s; libvirtd stopped %.0f s)" % (
+            fs(p99 / 1e6), fs(med([r["p50_us"] for r in st["runs"]]) / 1e6), st["seconds"]))
+    idle = res.get("idle", {})
+    if "syscalls" in idle:
+        n = sum(idle["syscalls"].values())
+        add("0 idle system calls in %.0f s (all threads, keepalive as shipped)" % idle["seconds"], n, n == 0,
+            "%d (%d libvirtd keepalive pings answered)" % (n, idle.get("keepalive_pings", 0)))
+    else:
+        add("0 idle system calls in 60 s", None, False, "")
+    uss = idle.get("uss_kib") if idle.get("domains") == 1000 else None
+    if uss is not None:
+        uss = max(uss, idle.get("rss_after", {}).get("uss_kib", 0))
+    add("USS ≤ 4 MiB with 1000 domains", uss, uss is not None and uss <= 4096,
+        "" if uss is None else "%.1f MiB (PSS %.1f MiB, RSS %.1f MiB)" % (
+            uss / 1024, idle.get("pss_kib", 0) / 1024, idle["rss_kib"] / 1024))
+    return out
 
 
 def plot(res, path):

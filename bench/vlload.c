@@ -2,7 +2,7 @@
 /*
  * vlload: GetStatus round trips against tdsleepd's control socket.
  *
- *   vlload SOCKET CLIENTS SECONDS [RATE]
+ *   vlload SOCKET CLIENTS SECONDS [RATE [scheduled]]
  *
  * Starts CLIENTS threads; each opens its own connection and sends
  * io.tdsleep.Manager.GetStatus, waits for the whole reply (up to the NUL that ends a
@@ -10,7 +10,10 @@
  * default: with C clients, C requests are always in flight, so by Little's law the
  * latency is C / throughput), or RATE requests per second per client (paced, phases
  * spread over the first period: the latency of a request among C clients that are
- * active but do not saturate the server). Prints one line:
+ * active but do not saturate the server). With "scheduled" (paced only), a request's
+ * latency counts from the moment it was due, not from when it was sent: a client that
+ * waits 20 s for one reply is late with every request due meanwhile, and each of them
+ * counts so (no coordinated omission; bench/run's libvirtd stall). Prints one line:
  *   clients N requests R seconds S rps X p50_us A p90_us B p99_us C max_us D bytes E
  * The client speaks the wire format directly (plain sockets, no JSON parsing beyond
  * checking that the first reply has "parameters" and no "error"): it costs a few
@@ -32,6 +35,7 @@ static const char REQUEST[] = "{\"method\":\"io.tdsleep.Manager.GetStatus\",\"pa
 
 static const char *sock_path;
 static double seconds, rate;
+static bool from_schedule;     /* latency from the moment a request was due */
 static pthread_barrier_t barrier;
 
 typedef struct {
@@ -70,7 +74,8 @@ static void *worker(void *arg) {
         pthread_barrier_wait(&barrier);
         double start = now(), next = start + (rate > 0 ? (double) w->index / w->clients / rate : 0);
         end = start + seconds;
-        while (now() < end) {
+        /* Scheduled: every request due before the end is sent, late ones at once. */
+        while (from_schedule ? next < end : now() < end) {
                 if (rate > 0) {
                         double d = next - now();
                         if (d > 0) {
@@ -78,10 +83,10 @@ static void *worker(void *arg) {
                                 nanosleep(&ts, NULL);
                         }
                         next += 1 / rate;
-                        if (now() >= end)
+                        if (!from_schedule && now() >= end)
                                 break;
                 }
-                double t0 = now();
+                double t0 = from_schedule ? next - 1 / rate : now();
                 size_t got = 0;
                 bool done = false;
 
@@ -127,14 +132,17 @@ int main(int argc, char **argv) {
         double *all, t0, elapsed;
         size_t total = 0, k = 0, bytes = 0;
 
-        if (argc < 4 || argc > 5) {
-                fprintf(stderr, "usage: vlload SOCKET CLIENTS SECONDS [RATE]\n");
+        if (argc < 4 || argc > 6) {
+                fprintf(stderr, "usage: vlload SOCKET CLIENTS SECONDS [RATE [scheduled]]\n");
                 return 2;
         }
         sock_path = argv[1];
         clients = atoi(argv[2]);
         seconds = atof(argv[3]);
         rate = argc > 4 ? atof(argv[4]) : 0;
+        from_schedule = argc > 5 && strcmp(argv[5], "scheduled") == 0;
+        if (argc > 5 && (!from_schedule || rate <= 0))
+                return 2;
         if (clients < 1 || seconds <= 0)
                 return 2;
         th = calloc(clients, sizeof *th);
