@@ -26,6 +26,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,8 @@ typedef struct {
 } Entry;
 
 #define MAX_THREADS 64
+
+static atomic_int n_create_failed;     /* a refused create never sends its STARTED */
 
 /* One creating thread: its own connection, and the domains i with i % n_threads == index. */
 typedef struct {
@@ -90,8 +93,10 @@ static void *creator_run(void *arg) {
         Creator *c = arg;
 
         for (size_t i = 0; i < c->n_doms; i++)
-                if (virDomainCreate(c->doms[i]) < 0 && !c->failed)
+                if (virDomainCreate(c->doms[i]) < 0 && !c->failed) {
                         c->failed = virDomainGetName(c->doms[i]);
+                        atomic_fetch_add(&n_create_failed, 1);
+                }
         return NULL;
 }
 
@@ -220,6 +225,10 @@ int main(int argc, char **argv) {
         while (n_seen < n_entries) {
                 if (virEventRunDefaultImpl() < 0)
                         return 1;
+                if (creators && atomic_load(&n_create_failed) > 0) {
+                        creators_join(creators, n_creators);
+                        return 1;
+                }
                 if (destroy_after > 0 && !did_destroy && now() - t_go >= destroy_after) {
                         did_destroy = true;
                         for (size_t i = 0; i < n_entries; i++)
