@@ -358,7 +358,7 @@ static Job *cycle_find_request(Cycle *c, uint64_t request) {
         return NULL;
 }
 
-void cycle_on_effect_done(Cycle *c, uint64_t request, int result, const char *error) {
+static void cycle_request_done(Cycle *c, uint64_t request, int result, const char *error, const char *xml) {
         Job *j = cycle_find_request(c, request);
         Effect effect;
         bool ran;
@@ -370,6 +370,8 @@ void cycle_on_effect_done(Cycle *c, uint64_t request, int result, const char *er
         j->in_flight = EFFECT_NONE;
         if (j->stale)
                 j->stale = false;
+        else if (effect == EFFECT_GET_XML)
+                job_xml_done(c, j, result, xml);
         else if (effect == EFFECT_SHUTDOWN)
                 job_shutdown_done(c, j, result, error);
         else if (effect == EFFECT_DESTROY)
@@ -388,6 +390,14 @@ void cycle_on_effect_done(Cycle *c, uint64_t request, int result, const char *er
         cycle_kick_starts(c);
         cycle_check_resumed(c);
         RETURN_SETTLED(c);
+}
+
+void cycle_on_effect_done(Cycle *c, uint64_t request, int result, const char *error) {
+        cycle_request_done(c, request, result, error, NULL);
+}
+
+void cycle_on_xml_read(Cycle *c, uint64_t request, int result, const char *xml) {
+        cycle_request_done(c, request, result, NULL, xml);
 }
 
 /* ---- time ---- */

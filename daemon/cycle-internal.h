@@ -12,6 +12,7 @@ typedef enum Effect {
         EFFECT_SHUTDOWN,
         EFFECT_DESTROY,
         EFFECT_START,
+        EFFECT_GET_XML,                 /* a transient TD's XML, read before it is stopped */
 } Effect;
 
 typedef struct Job {
@@ -38,6 +39,7 @@ typedef struct Job {
         bool ran_again;                 /* started by someone while logind's answer was awaited */
         unsigned attempts;              /* start attempts made */
         unsigned destroys;              /* destroy attempts libvirt refused */
+        bool xml_failed;                /* its XML could not be read: it is not stopped */
         char *error;                    /* why it failed or was left running */
 } Job;
 
@@ -146,6 +148,9 @@ void cycle_act(Cycle *c, PlanMode mode, SleepStep step);
 void cycle_replan_domain(Cycle *c, const PlanDomain *d);
 bool cycle_kick_stops(Cycle *c);
 void job_refuse_without_xml(Cycle *c, Job *j);
+/* Ask libvirt for the XML of every transient TD to stop that has none yet. */
+void cycle_read_xmls(Cycle *c);
+void job_xml_done(Cycle *c, Job *j, int r, const char *xml);
 void cycle_check_prepared(Cycle *c);
 void job_on_stopped(Cycle *c, Job *j);
 /* w: libvirt's table, read once by the caller for every job it looks at. */

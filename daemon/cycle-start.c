@@ -19,7 +19,9 @@ void job_plan_start(Cycle *c, Job *j) {
         case JOB_STOP_PENDING:
                 /* Its shutdown on the way cannot be withdrawn: its result decides (a
                  * request that went out is watched like any the sleep outlived). */
-                if (j->in_flight == EFFECT_NONE)
+                if (j->in_flight == EFFECT_GET_XML)
+                        j->stale = true;        /* its XML is not needed any more */
+                if (IN_SET(j->in_flight, EFFECT_NONE, EFFECT_GET_XML))
                         job_set_state(c, j, JOB_DROPPED);       /* never touched */
                 break;
         case JOB_STOPPED:

@@ -4,6 +4,9 @@
  * (cycle_on_effect_done): meanwhile the job sends nothing else, and a STOPPED of the TD
  * waits for the result to say whose stop it was. */
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "cycle-internal.h"
 #include "log.h"
 #include "messages.h"
@@ -200,3 +203,47 @@ void job_shutdown_done(Cycle *c, Job *j, int r, const char *error) {
         job_arm(c, j, j->timeout_usec);
 }
 
+
+/* ---- a transient TD's XML ---- */
+
+/* Read before the TD is marked for a stop (and the record saved with it): a transient TD
+ * vanishes when it stops, and only its XML brings it back. All are asked for at once,
+ * whatever ParallelShutdown= allows, so that each is there when its turn comes. */
+void cycle_read_xmls(Cycle *c) {
+        for (size_t i = 0; i < c->record.n_domains; i++) {
+                Job *j = &c->jobs[i];
+                const StateDomain *sd = &c->record.domains[i];
+
+                if (j->state != JOB_STOP_PENDING || sd->persistent || !isempty(sd->xml) || j->xml_failed ||
+                    j->in_flight != EFFECT_NONE || j->held)
+                        continue;
+                if (job_submit(c, j, EFFECT_GET_XML) < 0)
+                        return;         /* libvirt is away: the reconnect asks again */
+        }
+}
+
+void job_xml_done(Cycle *c, Job *j, int r, const char *xml) {
+        StateDomain *sd = job_domain(c, j);
+        char *copy;
+
+        if (j->state != JOB_STOP_PENDING)
+                return;         /* stopped by itself meanwhile, or left to run */
+        if (r == -ENOTCONN) {
+                /* Lost with the connection: asked again later (the reconnect kicks too). */
+                job_hold(c, j, cycle_now(c) + RESEND_USEC);
+                return;
+        }
+        if (r >= 0 && isempty(xml))
+                r = -EIO;
+        if (r >= 0) {
+                copy = strdup(xml);
+                if (copy) {
+                        free(sd->xml);
+                        sd->xml = copy;
+                        return;
+                }
+                r = -ENOMEM;
+        }
+        j->xml_failed = true;
+        job_refuse_without_xml(c, j);
+}

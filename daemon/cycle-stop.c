@@ -96,8 +96,9 @@ static unsigned cycle_mark_batch(Cycle *c, unsigned room) {
                     c->jobs[i].held)
                         continue;
                 if (!c->record.domains[i].persistent && isempty(c->record.domains[i].xml)) {
-                        job_refuse_without_xml(c, &c->jobs[i]);
-                        continue;
+                        if (c->jobs[i].xml_failed)
+                                job_refuse_without_xml(c, &c->jobs[i]);
+                        continue;       /* (else its XML is on its way: cycle_read_xmls()) */
                 }
                 if (c->record.domains[i].stop == STATE_STOP_PENDING) {
                         c->record.domains[i].stop = STATE_STOP_SENT;
@@ -168,6 +169,7 @@ bool cycle_kick_stops(Cycle *c) {
         if (!IN_SET(c->record.phase, CYCLE_PHASE_PREPARING, CYCLE_PHASE_RESUMING))
                 return false;
         cycle_fill_timeouts(c);
+        cycle_read_xmls(c);
         /* Requests that settle at once (the TD was not running any more) free their place
          * for the next ones now: no event would come to kick them. */
         for (size_t round = 0; round <= c->record.n_domains; round++)

@@ -117,6 +117,7 @@ int job_submit(Cycle *c, Job *j, Effect effect) {
         assert(j->in_flight == EFFECT_NONE);
         r = effect == EFFECT_SHUTDOWN ? c->ops->shutdown(c->userdata, request, sd->uuid) :
             effect == EFFECT_DESTROY ? c->ops->destroy(c->userdata, request, sd->uuid) :
+            effect == EFFECT_GET_XML ? c->ops->get_xml(c->userdata, request, sd->uuid) :
             c->ops->start(c->userdata, request, sd);
         if (r < 0)
                 return r;
@@ -145,12 +146,9 @@ Job *cycle_find_job(Cycle *c, const char *uuid) {
         return sd ? &c->jobs[sd - c->record.domains] : NULL;
 }
 
-/* Record a TD to stop, with the XML that brings it back, before anything is done to it.
- * A transient TD vanishes when it stops: without its XML there is no way back, so it is
- * left running, and says why. */
+/* Record a TD to stop. A transient one gets its XML (that brings it back) before it is
+ * marked for a stop (cycle_read_xmls()). */
 Job *cycle_add_job(Cycle *c, const PlanDomain *d, bool drained) {
-        _cleanup_(freep) char *xml = NULL;
-        bool no_xml = !d->persistent && c->ops->get_xml(c->userdata, d->uuid, &xml) < 0;
         Job *jobs, *j;
         int r;
 
@@ -158,7 +156,7 @@ Job *cycle_add_job(Cycle *c, const PlanDomain *d, bool drained) {
         if (!jobs)
                 return NULL;
         c->jobs = jobs;
-        r = state_add_domain(&c->record, d->uuid, d->name, xml, d->persistent);
+        r = state_add_domain(&c->record, d->uuid, d->name, NULL, d->persistent);
         if (r < 0)
                 return NULL;
         c->record.domains[c->record.n_domains - 1].drained = drained;
@@ -168,8 +166,6 @@ Job *cycle_add_job(Cycle *c, const PlanDomain *d, bool drained) {
                 .state = JOB_STOP_PENDING,
                 .deadline_usec = USEC_INFINITY,
         };
-        if (no_xml)
-                job_refuse_without_xml(c, j);
         return j;
 }
 

@@ -64,8 +64,9 @@ typedef struct CycleOps {
         int (*shutdown)(void *userdata, uint64_t request, const char *uuid);
         int (*destroy)(void *userdata, uint64_t request, const char *uuid);
         int (*start)(void *userdata, uint64_t request, const StateDomain *d);
-        /* Synchronous: 0 or a negative errno. */
-        int (*get_xml)(void *userdata, const char *uuid, char **ret);
+        /* Read a transient TD's XML (before it is stopped): a request like the others, its
+         * result comes through cycle_on_xml_read() with the XML. */
+        int (*get_xml)(void *userdata, uint64_t request, const char *uuid);
         /* The record. save: RecordDurability, or a negative errno when no durable copy
          * exists. finish: the cycle is over and must never be replayed (0 or errno). */
         int (*save)(void *userdata, State *s);
@@ -136,6 +137,9 @@ void cycle_on_libvirt(Cycle *c, bool connected);
  * what libvirt said (see CycleOps), error its words (may be NULL). Unknown and stale
  * requests (of a finished cycle) are ignored. */
 void cycle_on_effect_done(Cycle *c, uint64_t request, int result, const char *error);
+/* A get_xml request is done: result as for cycle_on_effect_done(), xml the TD's XML when
+ * result is 0 (copied). */
+void cycle_on_xml_read(Cycle *c, uint64_t request, int result, const char *xml);
 /* The timer armed through CycleOps.arm_timer fired. */
 void cycle_on_timer(Cycle *c);
 

@@ -90,7 +90,7 @@ static void op_observe(void *userdata, CycleWorld *ret) {
         }
 }
 
-static void on_action_done(void *userdata, uint64_t request, int result, const char *error) {
+static void on_action_done(void *userdata, uint64_t request, int result, const char *error, const char *xml) {
         Manager *m = userdata;
 
         if (m->exiting)
@@ -98,10 +98,21 @@ static void on_action_done(void *userdata, uint64_t request, int result, const c
         cycle_on_effect_done(m->cycle, request, result, error);
 }
 
+static void on_xml_read(void *userdata, uint64_t request, int result, const char *error, const char *xml) {
+        Manager *m = userdata;
+
+        if (m->exiting)
+                return;
+        if (result < 0)
+                log_warning("Failed to read the XML of a transient TD: %s", strna(error));
+        cycle_on_xml_read(m->cycle, request, result, xml);
+}
+
 /* The engine's requests go to the executor: the loop never waits for libvirtd. */
 static int submit(Manager *m, VirtAction action, uint64_t request, const char *uuid, const char *xml,
                   bool persistent) {
-        int r = virt_submit_action(m->virt, m->executor, action, uuid, xml, persistent, on_action_done, m, request);
+        int r = virt_submit_action(m->virt, m->executor, action, uuid, xml, persistent,
+                                   action == VIRT_ACTION_GET_XML ? on_xml_read : on_action_done, m, request);
 
         if (r == -ENOTCONN)
                 return r;
@@ -126,13 +137,8 @@ static int op_start(void *userdata, uint64_t request, const StateDomain *d) {
         return submit(userdata, VIRT_ACTION_START, request, d->uuid, d->xml, d->persistent);
 }
 
-static int op_get_xml(void *userdata, const char *uuid, char **ret) {
-        Manager *m = userdata;
-        int r = virt_get_xml(m->virt, uuid, ret);
-
-        if (r < 0)
-                log_warning("Failed to read the XML of %s: %s", uuid, virt_last_error());
-        return r;
+static int op_get_xml(void *userdata, uint64_t request, const char *uuid) {
+        return submit(userdata, VIRT_ACTION_GET_XML, request, uuid, NULL, false);
 }
 
 static int op_save(void *userdata, State *s) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The actions on one domain. shutdown, destroy and start run on the executor's workers:
+/* The actions on one domain. shutdown, destroy, start and reading the XML run on the executor's workers:
  * the loop thread takes references to the connection and the domain, a worker makes the
  * RPCs, and the loop thread gets the result. Only libvirt objects (whose reference
  * counts and calls libvirt makes thread-safe) and the request itself cross threads. */
@@ -18,7 +18,7 @@ typedef struct VirtRequest {
         virConnectPtr conn;             /* a reference of the request's own */
         virDomainPtr dom;               /* a reference, or NULL: looked up by uuid */
         char uuid[UUID_STRING_MAX];
-        char *xml;                      /* start of a transient domain */
+        char *xml;                      /* start of a transient domain; what GET_XML read */
         bool persistent;
         int result;                     /* preset (< 0) by the loop thread: not run */
         char error[512];
@@ -26,24 +26,6 @@ typedef struct VirtRequest {
         void *userdata;
         uint64_t id;
 } VirtRequest;
-
-/* The domain's handle (a new reference: virDomainFree() it), from the table when known. */
-static virDomainPtr lookup(Virt *v, const char *uuid, int *ret_error) {
-        Domain *d = virt_find_domain(v, uuid);
-        virConnectPtr conn = virt_connection(v);
-        virDomainPtr dom;
-
-        if (!conn) {
-                *ret_error = -ENOTCONN;
-                return NULL;
-        }
-        if (d && d->handle && virDomainRef(d->handle) == 0)
-                return d->handle;
-        dom = virDomainLookupByUUIDString(conn, uuid);
-        if (!dom)
-                *ret_error = errno_from_libvirt(conn);
-        return dom;
-}
 
 /* ---- on a worker ---- */
 
@@ -88,6 +70,18 @@ static int start_persistent(VirtRequest *q) {
         return r;
 }
 
+static int read_xml(VirtRequest *q) {
+        int r;
+
+        q->xml = virDomainGetXMLDesc(q->dom, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_MIGRATABLE);
+        if (!q->xml)    /* not every driver knows MIGRATABLE */
+                q->xml = virDomainGetXMLDesc(q->dom, VIR_DOMAIN_XML_SECURE);
+        if (q->xml)
+                return 0;
+        r = errno_from_libvirt(q->conn);
+        return r == -EINVAL ? -EIO : r;
+}
+
 static int request_run_action(VirtRequest *q) {
         if (q->action == VIRT_ACTION_START && !q->persistent)
                 return start_transient(q);
@@ -101,6 +95,8 @@ static int request_run_action(VirtRequest *q) {
                 return virDomainShutdown(q->dom) < 0 ? stop_failed(q) : 0;
         case VIRT_ACTION_DESTROY:
                 return virDomainDestroy(q->dom) < 0 ? stop_failed(q) : 0;
+        case VIRT_ACTION_GET_XML:
+                return read_xml(q);
         default:
                 return start_persistent(q);
         }
@@ -134,7 +130,8 @@ static void request_done(ExecutorJob *j) {
                         virDomainFree(q->dom);
                 virConnectClose(q->conn);
         }
-        q->done(q->userdata, q->id, q->result, q->result < 0 ? q->error : NULL);
+        q->done(q->userdata, q->id, q->result, q->result < 0 ? q->error : NULL,
+                q->action == VIRT_ACTION_GET_XML && q->result >= 0 ? q->xml : NULL);
         free(q->xml);
         free(q);
 }
@@ -180,21 +177,4 @@ int virt_submit_action(Virt *v, Executor *x, VirtAction action, const char *uuid
         }
         executor_submit(x, &q->job);
         return 0;
-}
-
-int virt_get_xml(Virt *v, const char *uuid, char **ret) {
-        int r = 0;
-        virDomainPtr dom = lookup(v, uuid, &r);
-        char *xml;
-
-        if (!dom)
-                return r;
-        xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_MIGRATABLE);
-        if (!xml)       /* not every driver knows MIGRATABLE */
-                xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE);
-        if (!xml)
-                r = errno_from_libvirt(virt_connection(v));
-        virDomainFree(dom);
-        *ret = xml;
-        return xml ? 0 : r;
 }

@@ -61,13 +61,12 @@ typedef enum VirtAction {
         VIRT_ACTION_SHUTDOWN,
         VIRT_ACTION_DESTROY,
         VIRT_ACTION_START,      /* a persistent domain by uuid, or a transient one from xml */
+        VIRT_ACTION_GET_XML,    /* the XML to re-create it later (secure, migratable form) */
 } VirtAction;
 
-typedef void (*VirtActionDone)(void *userdata, uint64_t id, int result, const char *error);
+/* xml: what GET_XML read (NULL otherwise, or on failure), valid during the call. */
+typedef void (*VirtActionDone)(void *userdata, uint64_t id, int result, const char *error, const char *xml);
 
 int virt_submit_action(Virt *v, Executor *x, VirtAction action, const char *uuid, const char *xml,
                        bool persistent, VirtActionDone done, void *userdata, uint64_t id);
-/* The XML to re-create the domain later (secure, migratable form). On the loop thread:
- * -ENOTCONN, -ENOENT, -EIO; virt_last_error() says what libvirt said. */
-int virt_get_xml(Virt *v, const char *uuid, char **ret);
 const char *virt_last_error(void);

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* libvirt's side of the engine's requests (shutdown, destroy, start), as the daemon's
+/* libvirt's side of the engine's requests (shutdown, destroy, start, get_xml), as the daemon's
  * executor makes them: submitted at once, carried out by libvirtd later (it lands), and
  * the result reaches the engine later still (it is done). Between the three, anything
  * may happen: lifecycle events (a STARTED before the start's result), guests stopping by
  * themselves, libvirtd dying (what has not landed fails with -ENOTCONN), tdsleepd
  * crashing (what has not landed lands or not; no result ever comes), sleeps, aborts. */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim-internal.h"
@@ -105,6 +106,25 @@ static int land_start(Sim *s, SimEffect *e, SimDomain *d) {
         return 0;
 }
 
+/* The XML goes into e->xml, for the result. */
+static int land_get_xml(Sim *s, SimEffect *e, SimDomain *d) {
+        char xml[512];
+        int r;
+
+        if (e->lost || !s->libvirt_up)
+                return land_gone(e);
+        if ((r = land_fault(s, e, "internal error: cannot format XML")) < 0)
+                return r;
+        if (!d || !d->defined)
+                return -ENOENT;
+        sim_domain_xml(d, xml, sizeof(xml));
+        free(e->xml);
+        e->xml = strdup(xml);
+        if (!e->xml)
+                abort();
+        return 0;
+}
+
 /* libvirtd carries the request out (or fails it). */
 static void effect_land(Sim *s, SimEffect *e) {
         SimDomain *d = sim_find(s, e->uuid);
@@ -112,7 +132,8 @@ static void effect_land(Sim *s, SimEffect *e) {
         e->landed = true;
         e->error[0] = '\0';
         e->result = e->op == SIM_OP_SHUTDOWN ? land_shutdown(s, e, d) :
-                    e->op == SIM_OP_DESTROY ? land_destroy(s, e, d) : land_start(s, e, d);
+                    e->op == SIM_OP_DESTROY ? land_destroy(s, e, d) :
+                    e->op == SIM_OP_GET_XML ? land_get_xml(s, e, d) : land_start(s, e, d);
         sim_log(s, "%s %s lands -> %s", sim_op_to_string(e->op), d ? d->name : e->uuid,
                 e->result < 0 ? STRERROR(e->result) : "ok");
 }
@@ -128,15 +149,21 @@ static void effect_done(Sim *s, unsigned i) {
         SimEffect e = s->effects[i];
         SimDomain *d = sim_find(s, e.uuid);
 
-        e.xml = NULL;           /* freed with the slot */
+        s->effects[i].xml = NULL;       /* kept for the result, freed here */
         effect_remove(s, i);
         /* maybe_sent stays even when the request failed: the engine may still count an
          * earlier one (a record's "sent") as delivered, so a stop stays ambiguous. */
         sim_log(s, "tdsleepd: %s %s done -> %s", sim_op_to_string(e.op), d ? d->name : e.uuid,
                 e.result < 0 ? STRERROR(e.result) : "ok");
-        if (!s->cycle)
+        if (!s->cycle) {
+                free(e.xml);
                 return;
-        cycle_on_effect_done(s->cycle, e.request, e.result, e.error[0] ? e.error : NULL);
+        }
+        if (e.op == SIM_OP_GET_XML)
+                cycle_on_xml_read(s->cycle, e.request, e.result, e.result >= 0 ? e.xml : NULL);
+        else
+                cycle_on_effect_done(s->cycle, e.request, e.result, e.error[0] ? e.error : NULL);
+        free(e.xml);
         sim_engine_returned(s);
 }
 
@@ -183,7 +210,7 @@ static int submit(Sim *s, SimOp op, uint64_t request, const char *uuid, const St
         snprintf(e->uuid, sizeof(e->uuid), "%s", uuid);
         e->land_at = s->now + effect_delay(s, op);
         e->done_at = e->land_at + (s->settling ? 0 : sim_rand(&s->src, 300) * USEC_PER_MSEC);
-        if (d && op != SIM_OP_START)
+        if (d && IN_SET(op, SIM_OP_SHUTDOWN, SIM_OP_DESTROY))
                 d->maybe_sent = true;   /* its stop may be this request's doing from now on */
         sim_log(s, "%s %s submitted", sim_op_to_string(op), d ? d->name : uuid);
         sim_op_leave(s);
@@ -198,13 +225,18 @@ int sim_submit_destroy(void *userdata, uint64_t request, const char *uuid) {
         return submit(userdata, SIM_OP_DESTROY, request, uuid, NULL);
 }
 
+int sim_submit_get_xml(void *userdata, uint64_t request, const char *uuid) {
+        return submit(userdata, SIM_OP_GET_XML, request, uuid, NULL);
+}
+
 int sim_submit_start(void *userdata, uint64_t request, const StateDomain *sd) {
         return submit(userdata, SIM_OP_START, request, sd->uuid, sd);
 }
 
 bool sim_request_in_flight(const Sim *s, const SimDomain *d) {
         for (unsigned i = 0; i < s->n_effects; i++)
-                if (!s->effects[i].landed && !s->effects[i].lost && streq(s->effects[i].uuid, d->uuid))
+                if (!s->effects[i].landed && !s->effects[i].lost && s->effects[i].op != SIM_OP_GET_XML &&
+                    streq(s->effects[i].uuid, d->uuid))
                         return true;
         return false;
 }

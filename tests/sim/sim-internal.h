@@ -52,6 +52,7 @@ int sim_op_fault(Sim *s, SimOp op, const char *words);
 
 /* sim-effects.c */
 int sim_submit_shutdown(void *userdata, uint64_t request, const char *uuid);
+int sim_submit_get_xml(void *userdata, uint64_t request, const char *uuid);
 int sim_submit_destroy(void *userdata, uint64_t request, const char *uuid);
 int sim_submit_start(void *userdata, uint64_t request, const StateDomain *sd);
 /* The next request to land or be done, and when; SIM_USEC_INFINITY: none. */

@@ -90,18 +90,7 @@ bool sim_op_enter(Sim *s, SimOp op) {
                 }
                 s->zombie_after = true;
         }
-        if (op != SIM_OP_GET_XML)
-                return false;   /* the requests stall in flight (sim-effects.c) */
-        if (s->stall_next_op == op || sim_chance(s, s->cfg.stall_permille)) {
-                uint64_t usec = s->stall_next_op == op ? s->stall_next_usec :
-                                (1 + sim_rand(&s->src, 15)) * USEC_PER_SEC;
-
-                s->stall_next_op = _SIM_OP_NONE;
-                sim_log(s, "libvirtd stalls %.1fs in %s", (double) usec / USEC_PER_SEC, sim_op_to_string(op));
-                s->now += usec;
-                sim_guests_due(s);
-        }
-        return false;
+        return false;   /* libvirt's requests stall in flight (sim-effects.c) */
 }
 
 void sim_op_leave(Sim *s) {
@@ -161,32 +150,6 @@ static void op_observe(void *userdata, CycleWorld *ret) {
                  * its invariants with the planned windows too. */
                 .inhibit_delay_max_usec = s->cfg.inhibit_delay_max_usec,
         };
-}
-
-static int op_get_xml(void *userdata, const char *uuid, char **ret) {
-        Sim *s = SIM(userdata);
-        char xml[512];
-        SimDomain *d;
-        int r;
-
-        if (sim_op_enter(s, SIM_OP_GET_XML)) {
-                *ret = strdup("<domain/>");
-                return *ret ? 0 : -ENOMEM;
-        }
-        d = sim_find(s, uuid);
-        if (!s->libvirt_up)
-                r = -ENOTCONN;
-        else if ((r = sim_op_fault(s, SIM_OP_GET_XML, "internal error: cannot format XML")) < 0)
-                ;
-        else if (!d || !d->defined)
-                r = -ENOENT;
-        else {
-                sim_domain_xml(d, xml, sizeof(xml));
-                *ret = strdup(xml);
-                r = *ret ? 0 : -ENOMEM;
-        }
-        sim_op_leave(s);
-        return r;
 }
 
 static int op_save(void *userdata, State *st) {
@@ -362,7 +325,7 @@ const CycleOps sim_ops = {
         .shutdown = sim_submit_shutdown,
         .destroy = sim_submit_destroy,
         .start = sim_submit_start,
-        .get_xml = op_get_xml,
+        .get_xml = sim_submit_get_xml,
         .save = op_save,
         .finish = op_finish,
         .keep_failed = op_keep_failed,

@@ -114,7 +114,7 @@ typedef struct SimEffect {
         uint64_t request;
         char uuid[UUID_STRING_MAX];
         bool persistent;        /* start */
-        char *xml;              /* start */
+        char *xml;              /* start; get_xml: what it read */
         uint64_t land_at;       /* libvirtd carries it out */
         uint64_t done_at;       /* its result reaches the engine (after it landed) */
         bool landed;
@@ -204,7 +204,8 @@ typedef struct Sim {
         int fail_next_errno;
         SimOp stall_next_op;            /* scripted: the next call of this op stalls */
         uint64_t stall_next_usec;
-        PlanDomain *observed[16];       /* observe() tables, freed when the engine returns */
+        PlanDomain *observed[64];       /* observe() tables, freed when the engine returns (a
+                                         * reconnect re-plans each TD: two per TD) */
         unsigned n_observed;
 
         /* logind and the host. */

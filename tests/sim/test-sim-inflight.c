@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* Scenarios of issue 14: the engine's requests (shutdown, destroy, start) are in flight
+/* Scenarios of issue 14: the engine's requests (shutdown, destroy, start, get_xml) are in flight
  * between their submission and their result, and the world moves meanwhile. Each is a
  * scripted run of the real engine in the simulator, with every invariant (I1..I7)
  * checked after every step and the simulator's settling at the end. */
@@ -182,6 +182,94 @@ static void test_libvirt_dies_under_destroy(void **state) {
         sim_finish(s);
 }
 
+/* ---- a transient TD's XML, read on a worker ---- */
+
+/* Its XML is read before it is stopped, and only then is it marked and shut down: while
+ * libvirtd stalls on the read, nothing is sent, and the prepare waits. The XML the
+ * record keeps re-creates it after the resume. */
+static void test_transient_stopped_after_xml_read(void **state) {
+        Sim *s = sim_new(state, 1);
+
+        s->domains[0].persistent = false;
+        s->stall_next_op = SIM_OP_GET_XML;
+        s->stall_next_usec = 5 * SEC;
+        sim_boot(s);
+        sim_request_sleep(s, SLEEP_STEP_SUSPEND);
+        sim_advance(s, 1 * SEC);
+        assert_int_equal(in_flight(s, SIM_OP_GET_XML), 1);
+        assert_int_equal(s->domains[0].shutdowns, 0);
+        assert_int_equal(cycle_phase(s->cycle), CYCLE_PHASE_PREPARING);
+        sim_run(s, 60 * SEC);
+        assert_int_equal(s->domains[0].shutdowns, 1);
+        assert_int_equal(s->host, SIM_HOST_ASLEEP);
+        sim_wake(s);
+        sim_run(s, 60 * SEC);
+        assert_true(s->domains[0].active);
+        sim_finish(s);
+}
+
+/* It stops by itself while its XML is read: not ours, nothing to re-create. */
+static void test_transient_stops_while_xml_read(void **state) {
+        Sim *s = sim_new(state, 1);
+
+        s->domains[0].persistent = false;
+        s->stall_next_op = SIM_OP_GET_XML;
+        s->stall_next_usec = 5 * SEC;
+        sim_boot(s);
+        sim_request_sleep(s, SLEEP_STEP_SUSPEND);
+        sim_advance(s, 1 * SEC);
+        assert_int_equal(in_flight(s, SIM_OP_GET_XML), 1);
+        sim_guest_crash(s, 0);
+        sim_deliver_events_now(s);
+        sim_run(s, 60 * SEC);
+        assert_int_equal(s->domains[0].shutdowns, 0);
+        assert_int_equal(s->host, SIM_HOST_ASLEEP);
+        sim_wake(s);
+        sim_run(s, 60 * SEC);
+        assert_int_equal(s->domains[0].start_calls, 0);
+        sim_finish(s);
+}
+
+/* libvirtd dies under the read: asked again once it is back, then stopped. */
+static void test_libvirt_dies_under_xml_read(void **state) {
+        Sim *s = sim_new(state, 1);
+
+        s->domains[0].persistent = false;
+        s->stall_next_op = SIM_OP_GET_XML;
+        s->stall_next_usec = 2 * SEC;
+        sim_boot(s);
+        sim_request_sleep(s, SLEEP_STEP_SUSPEND);
+        sim_advance(s, 1 * SEC);
+        assert_int_equal(in_flight(s, SIM_OP_GET_XML), 1);
+        sim_libvirt_die(s, 5 * SEC);
+        sim_run(s, 120 * SEC);
+        assert_int_equal(s->domains[0].shutdowns, 1);
+        assert_int_equal(s->host, SIM_HOST_ASLEEP);
+        sim_wake(s);
+        sim_run(s, 60 * SEC);
+        assert_true(s->domains[0].active);
+        sim_finish(s);
+}
+
+/* The sleep is over before the read is: the TD was never touched, and stays running. */
+static void test_sleep_over_while_xml_read(void **state) {
+        Sim *s = sim_new(state, 1);
+
+        s->domains[0].persistent = false;
+        s->stall_next_op = SIM_OP_GET_XML;
+        s->stall_next_usec = 10 * SEC;
+        sim_boot(s);
+        sim_request_sleep(s, SLEEP_STEP_SUSPEND);
+        sim_advance(s, 1 * SEC);
+        assert_int_equal(in_flight(s, SIM_OP_GET_XML), 1);
+        sim_abort_sleep(s);
+        sim_run(s, 60 * SEC);
+        assert_int_equal(s->domains[0].shutdowns, 0);
+        assert_true(s->domains[0].active);
+        assert_int_equal(cycle_phase(s->cycle), CYCLE_PHASE_IDLE);
+        sim_finish(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_stop_by_itself_while_shutdown_stalls, teardown),
@@ -190,6 +278,10 @@ int main(void) {
                 cmocka_unit_test_teardown(test_prepare_waits_for_start_in_flight, teardown),
                 cmocka_unit_test_teardown(test_crash_with_shutdown_in_flight, teardown),
                 cmocka_unit_test_teardown(test_libvirt_dies_under_destroy, teardown),
+                cmocka_unit_test_teardown(test_transient_stopped_after_xml_read, teardown),
+                cmocka_unit_test_teardown(test_transient_stops_while_xml_read, teardown),
+                cmocka_unit_test_teardown(test_libvirt_dies_under_xml_read, teardown),
+                cmocka_unit_test_teardown(test_sleep_over_while_xml_read, teardown),
         };
 
         log_set_max_level(getenv("SIM_VERBOSE") ? LOG_DEBUG : -1);
