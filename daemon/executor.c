@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "executor.h"
@@ -12,6 +13,8 @@
 struct Executor {
         pthread_mutex_t lock;
         pthread_cond_t wake;            /* work queued, or stopping */
+        pthread_cond_t finished_cond;   /* a job finished (executor_drain waits, CLOCK_MONOTONIC) */
+        unsigned running;               /* jobs a worker took and has not finished */
         ExecutorJob *queue, **queue_tail;       /* to run */
         ExecutorJob *finished, **finished_tail; /* run, done() not called yet */
         bool stopping;
@@ -44,10 +47,13 @@ static void *worker_main(void *userdata) {
                 x->queue = j->next;
                 if (!x->queue)
                         x->queue_tail = &x->queue;
+                x->running++;
                 pthread_mutex_unlock(&x->lock);
                 j->run(j);
                 pthread_mutex_lock(&x->lock);
+                x->running--;
                 push(&x->finished_tail, j);
+                pthread_cond_broadcast(&x->finished_cond);
                 /* A counter: cannot fail or block short of 2^64-1 unread completions (and
                  * nothing is logged from a worker: the log is the loop thread's). */
                 (void) !write(x->event_fd, &one, sizeof one);
@@ -86,12 +92,18 @@ static int on_event_fd(sd_event_source *s, int fd, uint32_t revents, void *userd
 
 int executor_new(sd_event *e, unsigned n_workers, Executor **ret) {
         _cleanup_(executor_freep) Executor *x = calloc(1, sizeof(Executor));
+        pthread_condattr_t attr;
         int r;
 
         if (!x)
                 return -ENOMEM;
+
         pthread_mutex_init(&x->lock, NULL);
         pthread_cond_init(&x->wake, NULL);
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&x->finished_cond, &attr);
+        pthread_condattr_destroy(&attr);
         x->queue_tail = &x->queue;
         x->finished_tail = &x->finished;
         x->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -137,10 +149,42 @@ Executor *executor_free(Executor *x) {
         if (x->event_fd >= 0)
                 close(x->event_fd);
         pthread_cond_destroy(&x->wake);
+        pthread_cond_destroy(&x->finished_cond);
         pthread_mutex_destroy(&x->lock);
         free(x->workers);
         free(x);
         return NULL;
+}
+
+static bool timespec_after(const struct timespec *now, const struct timespec *deadline) {
+        return now->tv_sec > deadline->tv_sec ||
+               (now->tv_sec == deadline->tv_sec && now->tv_nsec >= deadline->tv_nsec);
+}
+
+/* Run the loop's side of the executor (done(), which may submit more) until no job is
+ * queued, running or finished, or until the deadline. */
+bool executor_drain(Executor *x, uint64_t timeout_usec) {
+        struct timespec deadline, now;
+        bool idle = false, late = false;
+
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += (time_t) (timeout_usec / USEC_PER_SEC);
+        deadline.tv_nsec += (long) (timeout_usec % USEC_PER_SEC) * NSEC_PER_USEC;
+        if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+        }
+        while (!idle && !late) {
+                executor_dispatch(x);
+                pthread_mutex_lock(&x->lock);
+                while (!x->finished && (x->queue || x->running > 0) && !late)
+                        late = pthread_cond_timedwait(&x->finished_cond, &x->lock, &deadline) == ETIMEDOUT;
+                idle = !x->finished && !x->queue && x->running == 0;
+                pthread_mutex_unlock(&x->lock);
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                late = late || (!idle && timespec_after(&now, &deadline));
+        }
+        return idle;
 }
 
 void executor_submit(Executor *x, ExecutorJob *j) {

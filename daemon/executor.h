@@ -8,6 +8,8 @@
  * eventfd and calls job->done. Nothing else crosses threads: a job is owned by the
  * worker between run's start and its end, by the loop thread before and after. */
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 
 typedef struct ExecutorJob ExecutorJob;
@@ -21,8 +23,12 @@ typedef struct Executor Executor;
 
 /* n_workers threads, completions delivered on e. */
 int executor_new(sd_event *e, unsigned n_workers, Executor **ret);
-/* Waits for the running jobs (a stalled libvirtd stalls the exit); queued jobs are
- * completed with done on the calling thread without running. */
+/* On the loop thread, before executor_free(): call done() for what finishes (which may
+ * submit more), until nothing is queued or running (true), or timeout_usec has passed
+ * (false: a worker is still in a call, and x must then not be freed). */
+bool executor_drain(Executor *x, uint64_t timeout_usec);
+/* Waits for the running jobs (drain first: a stalled libvirtd would stall this); queued
+ * jobs are completed with done on the calling thread without running. */
 Executor *executor_free(Executor *x);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Executor *, executor_free)
 

@@ -30,20 +30,47 @@ int manager_new(Manager **ret) {
         return 0;
 }
 
+/* How long the exit waits for the calls libvirtd is still answering (and the dropping of
+ * the connection): well within the unit's TimeoutStopSec= (30 s), so that a stopped
+ * libvirtd cannot keep tdsleepd from exiting. Whatever has not come back by then is
+ * abandoned: the record was saved before every request went, and the next start reads
+ * libvirt's table afresh. */
+#define EXIT_LIBVIRT_WAIT_USEC (5 * USEC_PER_SEC)
+
+/* Drop the connection and let the workers finish. false: a worker is still in a call,
+ * and the executor and the connection are left as they are (the process exits). */
+static bool manager_stop_libvirt(Manager *m) {
+        if (m->virt)
+                virt_close(m->virt);
+        if (!m->executor)
+                return true;
+        if (!executor_drain(m->executor, EXIT_LIBVIRT_WAIT_USEC)) {
+                log_warning("libvirtd has not answered %u call(s) within %.0fs: exiting without them",
+                            executor_pending(m->executor), (double) EXIT_LIBVIRT_WAIT_USEC / USEC_PER_SEC);
+                return false;
+        }
+        m->executor = executor_free(m->executor);
+        return true;
+}
+
 Manager *manager_free(Manager *m) {
+        bool abandon;
+
         if (!m)
                 return NULL;
         manager_varlink_free(m);
         m->exiting = true;
-        executor_free(m->executor);     /* waits for the calls libvirtd is answering */
+        abandon = !manager_stop_libvirt(m);
         cycle_free(m->cycle);
         record_free(m->record);
         sd_event_source_disable_unref(m->cycle_timer);
         free(m->plan_domains);
         cpus_free(m->cpus);
         logind_free(m->logind);
-        virt_free(m->virt);
-        virt_event_unregister();
+        if (!abandon) {
+                virt_free(m->virt);
+                virt_event_unregister();
+        }
         sd_event_source_disable_unref(m->sigterm_source);
         sd_event_source_disable_unref(m->sigint_source);
         sd_event_source_disable_unref(m->sighup_source);

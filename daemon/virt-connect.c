@@ -134,15 +134,9 @@ static void virt_install(Virt *v, ConnectJob *q) {
 }
 
 /* A connection that failed halfway (or is no longer wanted): closed here. */
-static void connect_abandon(ConnectJob *q) {
-        if (!q->conn)
-                return;
-        if (q->lifecycle_id >= 0)
-                (void) virConnectDomainEventDeregisterAny(q->conn, q->lifecycle_id);
-        if (q->metadata_id >= 0)
-                (void) virConnectDomainEventDeregisterAny(q->conn, q->metadata_id);
-        (void) virConnectUnregisterCloseCallback(q->conn, on_close);
-        virConnectClose(TAKE_PTR(q->conn));
+static void connect_abandon(Virt *v, ConnectJob *q) {
+        if (q->conn)
+                virt_submit_drop(v, TAKE_PTR(q->conn), q->lifecycle_id, q->metadata_id);
 }
 
 static void connect_done(ExecutorJob *j) {
@@ -151,17 +145,18 @@ static void connect_done(ExecutorJob *j) {
         bool first = v->backoff_usec == 0;
 
         v->connecting = false;
-        if (q->result == -ECANCELED || !streq(q->uri, v->uri) || v->conn) {
-                /* Never ran (exit), or made for a URI no longer wanted (a reload). */
-                connect_abandon(q);
+        if (q->result == -ECANCELED || v->closing || !streq(q->uri, v->uri) || v->conn) {
+                /* Never ran, or made while the daemon exits, or for a URI no longer
+                 * wanted (a reload). */
+                connect_abandon(v, q);
                 virt_clear_pending(v);
-                if (q->result != -ECANCELED && !v->conn)
+                if (q->result != -ECANCELED && !v->closing && !v->conn)
                         virt_connect(v);
                 connect_job_free(q);
                 return;
         }
         if (q->result < 0) {
-                connect_abandon(q);
+                connect_abandon(v, q);
                 virt_clear_pending(v);
                 /* Say it once per outage, not at every retry. */
                 if (first)
@@ -194,6 +189,8 @@ static int on_reconnect_timer(sd_event_source *s, uint64_t usec, void *userdata)
 void virt_schedule_reconnect(Virt *v) {
         int r;
 
+        if (v->closing)
+                return;
         v->backoff_usec = v->backoff_usec == 0 ? BACKOFF_MIN_USEC : v->backoff_usec * 2;
         if (v->backoff_usec > BACKOFF_MAX_USEC)
                 v->backoff_usec = BACKOFF_MAX_USEC;
@@ -207,7 +204,7 @@ void virt_schedule_reconnect(Virt *v) {
 void virt_connect(Virt *v) {
         ConnectJob *q;
 
-        if (v->conn || v->connecting)
+        if (v->conn || v->connecting || v->closing)
                 return;
         q = calloc(1, sizeof(ConnectJob));
         if (!q || !(q->uri = strdup(v->uri))) {

@@ -12,6 +12,15 @@ typedef struct PendingEvent {
         int event, detail;
 } PendingEvent;
 
+/* What a worker read of a domain for an event (virt-read.c). */
+typedef struct DomainFacts {
+        bool active, persistent;
+        char *xml;                      /* NULL: could not be read (error says why) */
+        const char *error;
+} DomainFacts;
+
+typedef struct DomainRead DomainRead;
+
 struct Virt {
         const VirtCallbacks *cb;
         void *userdata;
@@ -32,6 +41,10 @@ struct Virt {
         uint64_t backoff_usec;
         Domain **domains;
         size_t n_domains;
+        DomainRead *reads, **reads_tail;        /* events of v->conn waiting for a read */
+        virConnectPtr *dropping;        /* handed to a worker to drop: their events are ignored */
+        size_t n_dropping;
+        bool closing;                   /* the daemon exits: no new connection */
 };
 
 /* Classify the failure libvirt just reported on this thread, and keep its message
@@ -50,6 +63,23 @@ void on_close(virConnectPtr conn, int reason, void *opaque);
 void virt_drop_connection(Virt *v);
 void virt_replay_pending(Virt *v);
 void virt_clear_pending(Virt *v);
+/* Apply an event of the installed connection (event < 0: a metadata change), with what
+ * a worker read of the domain (needed when the domain is new, redefined or its metadata
+ * changed; NULL otherwise). */
+void virt_apply_event(Virt *v, virDomainPtr dom, int event, int detail, const DomainFacts *facts);
+/* Drop the connection, say so, and connect again after the backoff. */
+void virt_reconnect(Virt *v);
+
+/* virt-drop.c */
+/* Drop conn (its reference is taken) on a worker: deregister its callbacks and close it. */
+void virt_submit_drop(Virt *v, virConnectPtr conn, int lifecycle_id, int metadata_id);
+bool virt_is_dropping(const Virt *v, virConnectPtr conn);
+
+/* virt-read.c */
+/* An event of the installed connection: applied now, or after the reads it needs and
+ * the events before it. */
+void virt_event_arrived(Virt *v, virDomainPtr dom, int event, int detail);
+void virt_drop_reads(Virt *v);
 
 /* virt-connect.c */
 void virt_schedule_reconnect(Virt *v);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <stdlib.h>
@@ -97,30 +98,20 @@ void domain_classify_xml(Domain *d, const char *xml) {
                 log_warning("Domain %s: %s; judging it by its launchSecurity alone", d->name, strna(error));
 }
 
-/* Read the domain's XML (an RPC, on the loop thread) and classify it. */
-static void domain_classify(Domain *d, virDomainPtr dom) {
-        _cleanup_(freep) char *xml = virDomainGetXMLDesc(dom, 0);
-
-        if (!xml) {
-                (void) errno_from_libvirt(virDomainGetConnect(dom));
-                log_warning("Failed to read the XML of domain %s: %s", d->name, virt_last_error());
+/* The XML a worker read, or why it could not. */
+static void domain_classify_facts(Domain *d, const DomainFacts *f) {
+        if (!f->xml) {
+                log_warning("Failed to read the XML of domain %s: %s", d->name, strna(f->error));
                 d->policy_broken = true;
                 return;
         }
-        domain_classify_xml(d, xml);
+        domain_classify_xml(d, f->xml);
 }
 
-/* Find or add the domain. A new one is read in full (state, persistence, XML); a known
- * one is kept current by the events alone, which saves RPCs on every event. */
-static Domain *domain_update(Virt *v, virDomainPtr dom) {
-        char uuid[VIR_UUID_STRING_BUFLEN];
+/* A domain first seen in an event, from what a worker read of it. */
+static Domain *domain_add(Virt *v, virDomainPtr dom, const char *uuid, const DomainFacts *f) {
         Domain **a, *d;
 
-        if (virDomainGetUUIDString(dom, uuid) < 0)
-                return NULL;
-        d = virt_find_domain(v, uuid);
-        if (d)
-                return d;
         a = reallocarray(v->domains, v->n_domains + 1, sizeof(Domain *));
         if (!a)
                 return NULL;
@@ -132,10 +123,10 @@ static Domain *domain_update(Virt *v, virDomainPtr dom) {
         if (virDomainRef(dom) == 0)
                 d->handle = dom;
         d->name = strdup(strempty(virDomainGetName(dom)));
-        d->active = virDomainIsActive(dom) == 1;
-        d->persistent = virDomainIsPersistent(dom) == 1;
+        d->active = f->active;
+        d->persistent = f->persistent;
         v->domains[v->n_domains++] = d;
-        domain_classify(d, dom);
+        domain_classify_facts(d, f);
         return d;
 }
 
@@ -148,7 +139,7 @@ static bool event_queued(Virt *v, virConnectPtr conn, virDomainPtr dom, int even
 
         if (conn == v->conn)
                 return false;
-        if (!v->connecting)
+        if (!v->connecting || virt_is_dropping(v, conn))
                 return true;    /* a connection being dropped: its table is gone */
         a = reallocarray(v->pending, v->n_pending + 1, sizeof(PendingEvent));
         if (!a || virDomainRef(dom) < 0) {
@@ -165,17 +156,49 @@ static bool event_queued(Virt *v, virConnectPtr conn, virDomainPtr dom, int even
 
 int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
         Virt *v = opaque;
+
+        if (!event_queued(v, conn, dom, event, detail))
+                virt_event_arrived(v, dom, event, detail);
+        return 0;
+}
+
+void on_metadata_change(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri, void *opaque) {
+        Virt *v = opaque;
+
+        if (!event_queued(v, conn, dom, -1, 0))
+                virt_event_arrived(v, dom, -1, 0);
+}
+
+/* Find or add the domain. A new one comes with what a worker read of it (its state,
+ * persistence, XML); a known one is kept current by the events alone. */
+static Domain *domain_update(Virt *v, virDomainPtr dom, const DomainFacts *facts) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
         Domain *d;
 
-        if (event_queued(v, conn, dom, event, detail))
-                return 0;
-        d = domain_update(v, dom);
+        if (virDomainGetUUIDString(dom, uuid) < 0)
+                return NULL;
+        d = virt_find_domain(v, uuid);
+        if (d) {
+                if (facts)
+                        domain_classify_facts(d, facts);  /* a redefinition may change the metadata */
+                return d;
+        }
+        return facts ? domain_add(v, dom, uuid, facts) : NULL;
+}
+
+void virt_apply_event(Virt *v, virDomainPtr dom, int event, int detail, const DomainFacts *facts) {
+        Domain *d = domain_update(v, dom, facts);
+
         if (!d)
-                return 0;
+                return;
+        if (event < 0) {
+                /* Reported like a redefinition: the policy (refuse, protected) may have changed. */
+                v->cb->on_domain(v->userdata, d, VIR_DOMAIN_EVENT_DEFINED, 0);
+                return;
+        }
         switch (event) {
         case VIR_DOMAIN_EVENT_DEFINED:
                 d->persistent = true;
-                domain_classify(d, dom);        /* a redefinition may change the metadata */
                 break;
         case VIR_DOMAIN_EVENT_UNDEFINED:
                 d->persistent = false;
@@ -199,21 +222,6 @@ int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, vo
         if ((event == VIR_DOMAIN_EVENT_STOPPED && !d->persistent) ||
             (event == VIR_DOMAIN_EVENT_UNDEFINED && !d->active))
                 domain_remove(v, d);
-        return 0;
-}
-
-void on_metadata_change(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri, void *opaque) {
-        Virt *v = opaque;
-        Domain *d;
-
-        if (event_queued(v, conn, dom, -1, 0))
-                return;
-        d = domain_update(v, dom);
-        if (!d)
-                return;
-        domain_classify(d, dom);
-        /* Reported like a redefinition: the policy (refuse, protected) may have changed. */
-        v->cb->on_domain(v->userdata, d, VIR_DOMAIN_EVENT_DEFINED, 0);
 }
 
 /* Replay what came while the connection was being made, now that its table is in. */
@@ -239,14 +247,15 @@ void virt_clear_pending(Virt *v) {
 void virt_drop_connection(Virt *v) {
         if (!v->conn)
                 return;
-        if (v->lifecycle_id >= 0)
-                (void) virConnectDomainEventDeregisterAny(v->conn, v->lifecycle_id);
-        if (v->metadata_id >= 0)
-                (void) virConnectDomainEventDeregisterAny(v->conn, v->metadata_id);
+        virt_drop_reads(v);
+        virt_submit_drop(v, TAKE_PTR(v->conn), v->lifecycle_id, v->metadata_id);
         v->lifecycle_id = v->metadata_id = -1;
-        (void) virConnectUnregisterCloseCallback(v->conn, on_close);
-        virConnectClose(v->conn);
-        v->conn = NULL;
+}
+
+void virt_reconnect(Virt *v) {
+        virt_drop_connection(v);
+        v->cb->on_connection(v->userdata);
+        virt_schedule_reconnect(v);
 }
 
 /* On the loop thread: the connection closed (on_close said so through close_fd). */
@@ -255,13 +264,13 @@ static int on_closed(sd_event_source *s, int fd, uint32_t revents, void *userdat
         uint64_t n;
 
         (void) !read(fd, &n, sizeof n);
-        if (!v->conn)
-                return 0;       /* dropped meanwhile (a new URI) */
+        /* Dropped meanwhile (a new URI), or the close of a connection being dropped on a
+         * worker: whether the one in use is gone is its own to say (local, no RPC). */
+        if (!v->conn || virConnectIsAlive(v->conn) == 1)
+                return 0;
         log_warning("Lost the connection to libvirt (%s, reason %d); reconnecting", v->uri,
                     __atomic_load_n(&v->close_reason, __ATOMIC_RELAXED));
-        virt_drop_connection(v);
-        v->cb->on_connection(v->userdata);
-        virt_schedule_reconnect(v);
+        virt_reconnect(v);
         return 0;
 }
 
@@ -318,6 +327,7 @@ int virt_new(sd_event *e, Executor *x, const char *uri, const VirtCallbacks *cb,
         v->userdata = userdata;
         v->event = sd_event_ref(e);
         v->lifecycle_id = v->metadata_id = -1;
+        v->reads_tail = &v->reads;
         v->uri = strdup(uri);
         if (!v->uri)
                 return -ENOMEM;
@@ -326,10 +336,18 @@ int virt_new(sd_event *e, Executor *x, const char *uri, const VirtCallbacks *cb,
         return 0;
 }
 
+void virt_close(Virt *v) {
+        v->closing = true;
+        v->reconnect_timer = sd_event_source_disable_unref(v->reconnect_timer);
+        virt_drop_connection(v);
+}
+
 Virt *virt_free(Virt *v) {
         if (!v)
                 return NULL;
-        virt_drop_connection(v);
+        assert(!v->conn && v->n_dropping == 0);        /* virt_close(), and the executor drained */
+        virt_drop_reads(v);
+        free(v->dropping);
         virt_clear_pending(v);
         sd_event_source_disable_unref(v->reconnect_timer);
         sd_event_source_disable_unref(v->close_source);

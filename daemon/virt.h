@@ -35,6 +35,9 @@ typedef struct VirtCallbacks {
 
 /* Blocking calls (connecting, the actions) run on x's workers; x must outlive v. */
 int virt_new(sd_event *e, Executor *x, const char *uri, const VirtCallbacks *cb, void *userdata, Virt **ret);
+/* The daemon exits: drop the connection (on a worker) and make no other. Then drain
+ * the executor before virt_free(). */
+void virt_close(Virt *v);
 Virt *virt_free(Virt *v);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Virt *, virt_free)
 
