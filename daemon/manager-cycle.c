@@ -254,7 +254,9 @@ static const CycleOps cycle_ops = {
  * the workers share the daemon's connection, so more would only queue there. The engine
  * bounds the requests in flight (ParallelStart=, ParallelShutdown=), so a Reload needs
  * no other pool; idle workers wait on a condition variable and cost no wake-ups. */
+#ifndef EXECUTOR_WORKERS        /* (a bench build may set another: -DEXECUTOR_WORKERS=N) */
 #define EXECUTOR_WORKERS 5
+#endif
 
 /* The engine, its timer, and the record a previous run left. */
 int manager_start_cycle(Manager *m) {
