@@ -37,6 +37,11 @@ int manager_new(Manager **ret) {
  * libvirt's table afresh. */
 #define EXIT_LIBVIRT_WAIT_USEC (5 * USEC_PER_SEC)
 
+/* What an exit had to leave to a worker still inside libvirt: kept reachable, so that
+ * the leak checkers of the sanitizer builds see it as left on purpose, not lost. */
+static Executor *abandoned_executor;
+static Virt *abandoned_virt;
+
 /* Drop the connection and let the workers finish. false: a worker is still in a call,
  * and the executor and the connection are left as they are (the process exits). */
 static bool manager_stop_libvirt(Manager *m) {
@@ -47,6 +52,8 @@ static bool manager_stop_libvirt(Manager *m) {
         if (!executor_drain(m->executor, EXIT_LIBVIRT_WAIT_USEC)) {
                 log_warning("libvirtd has not answered %u call(s) within %.0fs: exiting without them",
                             executor_pending(m->executor), (double) EXIT_LIBVIRT_WAIT_USEC / USEC_PER_SEC);
+                abandoned_executor = TAKE_PTR(m->executor);
+                abandoned_virt = TAKE_PTR(m->virt);
                 return false;
         }
         m->executor = executor_free(m->executor);
