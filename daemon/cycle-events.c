@@ -90,6 +90,7 @@ void cycle_sleep_over(Cycle *c) {
                 log_cycle(c, LOG_CRIT, NULL, "The sleep is over; libvirt never answered while it was prepared, "
                           "so no TD was stopped for it");
         c->sleeping = c->step_planned = c->awaiting_hook = c->awaiting_libvirt = false;
+        c->awaiting_libvirt_told = false;
         c->sleep_began_usec = 0;
         c->planned_unknown_step = false;
         if (!c->sleep_planned)
@@ -321,6 +322,8 @@ static void cycle_reconcile(Cycle *c) {
 }
 
 void cycle_on_libvirt(Cycle *c, bool connected) {
+        if (!connected && c->awaiting_libvirt)
+                cycle_tell_libvirt_away(c);     /* (the attempt it waited for failed) */
         if (!connected || c->restored)
                 RETURN_SETTLED(c);
         c->n_unseen_starts = 0;         /* a new connection: no stale events */

@@ -56,6 +56,7 @@ struct Cycle {
         bool step_planned;              /* the sleep under way was planned and acted on */
         bool awaiting_hook;             /* the host may keep or lose TDs: the hook names the step */
         bool awaiting_libvirt;          /* a prepare waits for libvirt's domain table */
+        bool awaiting_libvirt_told;     /* ... and the journal has said libvirt is away */
         SleepStep awaited_step;
         bool restoring;                 /* Restore(): drained TDs are started too */
         bool restored;                  /* adopted from a record: logind decides how to go on */
@@ -145,6 +146,7 @@ void job_destroy_done(Cycle *c, Job *j, int r, const char *error);
 /* Turn a job that was started (or is to be) into a stop job again. */
 void job_stop_again(Cycle *c, Job *j, uint64_t timeout_usec, bool drained);
 void cycle_act(Cycle *c, PlanMode mode, SleepStep step);
+void cycle_tell_libvirt_away(Cycle *c);
 void cycle_replan_domain(Cycle *c, const PlanDomain *d);
 bool cycle_kick_stops(Cycle *c);
 void job_refuse_without_xml(Cycle *c, Job *j);

@@ -363,6 +363,16 @@ static void cycle_apply_verdicts(Cycle *c, const CycleWorld *w, const DomainVerd
         }
 }
 
+/* Once per wait: a prepare cannot see which TDs run. */
+void cycle_tell_libvirt_away(Cycle *c) {
+        if (c->awaiting_libvirt_told)
+                return;
+        c->awaiting_libvirt_told = true;
+        log_cycle(c, LOG_CRIT, NULL, "Preparing for sleep, but libvirt is not connected: tdsleepd cannot "
+                  "see which TDs run. Holding the delay lock until libvirt answers (logind goes on "
+                  "after InhibitDelayMaxSec)");
+}
+
 /* Plan and act: record the TDs to stop, save, send the shutdowns. Planning again keeps
  * what is stopped and what is on its way down. */
 void cycle_act(Cycle *c, PlanMode mode, SleepStep step) {
@@ -375,12 +385,14 @@ void cycle_act(Cycle *c, PlanMode mode, SleepStep step) {
                 c->awaiting_libvirt = true;
                 c->awaited_step = step;
                 cycle_set_phase(c, CYCLE_PHASE_PREPARING);
-                log_cycle(c, LOG_CRIT, NULL, "Preparing for sleep, but libvirt is not connected: tdsleepd cannot "
-                          "see which TDs run. Holding the delay lock until libvirt answers (logind goes on "
-                          "after InhibitDelayMaxSec)");
+                if (w.libvirt_connecting)
+                        log_cycle(c, LOG_NOTICE, NULL, "Preparing for sleep while tdsleepd connects to libvirt: "
+                                  "holding the delay lock until it has the domain table");
+                else
+                        cycle_tell_libvirt_away(c);
                 return;
         }
-        c->awaiting_libvirt = false;
+        c->awaiting_libvirt = c->awaiting_libvirt_told = false;
         v = calloc(w.n_domains ? w.n_domains : 1, sizeof(DomainVerdict));
         if (!v) {
                 log_error("Out of memory planning the cycle");

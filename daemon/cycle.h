@@ -43,6 +43,9 @@ DECLARE_STRING_TABLE(job_state, JobState);
 /* What the engine sees of the world, read when it plans. */
 typedef struct CycleWorld {
         bool libvirt_connected;         /* the domain table is current */
+        /* Not connected, but the first attempt (since start, or since the connection was
+         * lost) is under way: a prepare waits without alarm until it ends. */
+        bool libvirt_connecting;
         const PlanDomain *domains;      /* valid until the engine returns */
         size_t n_domains;
         bool power_known;               /* false: /sys/power could not be read */

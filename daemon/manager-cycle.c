@@ -74,6 +74,7 @@ int manager_observe(Manager *m, bool apply_policy, CycleWorld *ret) {
         r = read_power(m, apply_policy, &ret->power, &ret->kernel_policy);
         ret->power_known = r >= 0;
         ret->libvirt_connected = virt_is_connected(m->virt);
+        ret->libvirt_connecting = !ret->libvirt_connected && virt_is_first_attempt(m->virt);
         ret->domains = a;
         ret->n_domains = ret->libvirt_connected ? n : 0;
         ret->hook_reachable = manager_has_control_socket(m);

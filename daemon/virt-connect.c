@@ -163,6 +163,8 @@ static void connect_done(ExecutorJob *j) {
                         log_warning("Failed to connect to libvirt at %s: %s; retrying", v->uri, q->error);
                 virt_schedule_reconnect(v);
                 connect_job_free(q);
+                if (first)      /* no longer "connecting": whoever waited for it is told */
+                        v->cb->on_connection(v->userdata);
                 return;
         }
         virt_install(v, q);

@@ -310,6 +310,10 @@ bool virt_is_connecting(const Virt *v) {
         return v->connecting;
 }
 
+bool virt_is_first_attempt(const Virt *v) {
+        return v->connecting && v->backoff_usec == 0;
+}
+
 int virt_new(sd_event *e, Executor *x, const char *uri, const VirtCallbacks *cb, void *userdata, Virt **ret) {
         _cleanup_(virt_freep) Virt *v = calloc(1, sizeof(Virt));
         int r;

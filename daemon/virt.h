@@ -49,6 +49,8 @@ void virt_set_uri(Virt *v, const char *uri);
 bool virt_is_connected(const Virt *v);
 /* A worker is making the connection. */
 bool virt_is_connecting(const Virt *v);
+/* Connecting, and no attempt since start (or since the connection was lost) failed yet. */
+bool virt_is_first_attempt(const Virt *v);
 
 /* The known domains (valid until the next return to the event loop). */
 size_t virt_domains(Virt *v, Domain ***ret);
