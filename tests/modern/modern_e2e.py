@@ -371,12 +371,15 @@ def sc_varlinkctl(c):
     svc = _varlinkctl(c, "introspect", SOCK, "io.systemd.service").stdout
     if "method SetLogLevel" not in svc:
         problems.append("introspect io.systemd.service: %r" % svc[-300:])
-    # systemd's own way to change a service's log level works on tdsleepd
+    # systemd's own way to change a service's log level works on tdsleepd; the level
+    # found is put back (later scenarios wait for debug lines such as "Shutting down TD")
+    before = json.loads(_varlinkctl(c, "call", "--json=short", SOCK, IFACE + ".GetStatus",
+                                    "{}").stdout)["status"].get("logLevel", 6)
     _varlinkctl(c, "call", SOCK, "io.systemd.service.SetLogLevel", '{"level":7}')
     st = json.loads(_varlinkctl(c, "call", "--json=short", SOCK, IFACE + ".GetStatus", "{}").stdout)["status"]
     if st.get("logLevel") != 7:
         problems.append("SetLogLevel(7) via varlinkctl, then GetStatus says logLevel=%r" % st.get("logLevel"))
-    _varlinkctl(c, "call", SOCK, "io.systemd.service.SetLogLevel", '{"level":6}')
+    _varlinkctl(c, "call", SOCK, "io.systemd.service.SetLogLevel", json.dumps({"level": before}))
     st = json.loads(_varlinkctl(c, "call", "--json=short", SOCK, IFACE + ".GetStatus", "{}").stdout)["status"]
     if st["phase"] != "idle" or st["tdsRunning"] != len(TDS):
         problems.append("GetStatus: phase %s, %s TDs running" % (st["phase"], st["tdsRunning"]))
