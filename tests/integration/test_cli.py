@@ -16,8 +16,8 @@ import time
 import unittest
 
 from tdsleeptest import BUILD_DIR, TDSleepTestCase, Timeout, log, now, wait_until
-from test_control import (IFACE, NOBODY_UID, NOGROUP_GID, OTHER_GID, control_config, open_for_others,
-                          params, vcall)
+from controltest import (IFACE, NOBODY_UID, NOGROUP_GID, OTHER_GID, control_config, open_for_others,
+                         params, vcall)
 
 CTL = os.environ.get("TDSLEEPCTL") or os.path.join(BUILD_DIR, "cli", "tdsleepctl")
 ESC = "\x1b["

@@ -10,8 +10,8 @@ import subprocess
 import time
 
 from tdsleeptest import BUILD_DIR, LOGIND_IFACE, PYTHON, TDSleepTestCase, Timeout, log, wait_until
-from test_control import (IFACE, NOBODY_UID, NOGROUP_GID, OTHER_GID, VarlinkConn, control_config,
-                          open_for_others, params, vcall)
+from controltest import (IFACE, NOBODY_UID, NOGROUP_GID, OTHER_GID, VarlinkConn, control_config,
+                         open_for_others, params, vcall)
 from test_kernel_policy import set_host
 
 CTL = os.environ.get("TDSLEEPCTL") or os.path.join(BUILD_DIR, "cli", "tdsleepctl")

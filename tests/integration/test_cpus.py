@@ -16,7 +16,7 @@ import subprocess
 import unittest
 
 from tdsleeptest import PYTHON, TDSleepTestCase, Timeout, config_text, now, wait_until
-from test_control import IFACE, VarlinkConn
+from controltest import IFACE, VarlinkConn
 from test_kernel_policy import ControlMixin, set_host
 
 CPU = "sys/devices/system/cpu"

@@ -8,7 +8,7 @@ import os
 import time
 
 from tdsleeptest import TDSleepTestCase, now, wait_until
-from test_control import IFACE, params, vcall
+from controltest import IFACE, params, vcall
 
 HOLD_FILE = "hold.json"
 USEC = 1_000_000

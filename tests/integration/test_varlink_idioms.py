@@ -12,8 +12,8 @@ import subprocess
 import time
 import unittest
 
-from test_control import (HEX32, IDL_PATH, IFACE, SOURCE_ROOT, ControlCase, VarlinkConn, control_config,
-                          params, vcall)
+from controltest import (HEX32, IDL_PATH, IFACE, SOURCE_ROOT, ControlCase, VarlinkConn, control_config,
+                         params, vcall)
 
 
 def varlinkctl():
