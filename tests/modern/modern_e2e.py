@@ -29,9 +29,9 @@ SOCK = "/run/tdsleep/io.tdsleep.Manager"
 IFACE = "io.tdsleep.Manager"
 BOOT_DIR = "/var/lib/libvirt/boot/tdsleep-e2e"     # guest kernel + initramfs, in the tree
 CAP_SYS_BOOT = 22
-GUESTS = {}     # set by tests/e2e/run: name -> options
+GUESTS = {}     # set by tests/e2e/harness.py: name -> options
 TDS = []
-POWER_DEFAULTS = {}     # tests/e2e/run's: the fake /sys/power files
+POWER_DEFAULTS = {}     # tests/e2e/harness.py's: the fake /sys/power files
 
 
 def skip_reason(root, need_installed=True):
