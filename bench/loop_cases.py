@@ -15,7 +15,7 @@ import subprocess
 import time
 
 T = None        # the harness module (tests/integration/tdsleeptest.py), set by bench/run
-R = None        # bench/run itself (floor_run, LockWatch, LvWatch, say), set by bench/run
+R = None        # bench/measure.py (floor_run, LockWatch, LvWatch, say), set by bench/run
 
 
 def _fmt(s):
