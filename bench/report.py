@@ -402,7 +402,22 @@ def markdown(res, args, plot):
     w("")
     w(table(["target", "measured", ""], loop_targets(res, quick)))
     w("")
+    misses_explained(w)
     return "\n".join(o) + "\n"
+
+
+# The misses are explained by hand, from profiles (docs/PERFORMANCE-misses.md): kept
+# when the tables are measured again, to be rewritten when the figures no longer say it.
+MISSES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "PERFORMANCE-misses.md")
+
+
+def misses_explained(w):
+    try:
+        with open(MISSES) as f:
+            w(f.read().rstrip())
+            w("")
+    except FileNotFoundError:
+        pass
 
 
 def loop_sections(res, w):
