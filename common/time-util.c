@@ -49,9 +49,7 @@ static int time_unit_lookup(const char **p, uint64_t *ret_usec) {
         return -EINVAL;
 }
 
-/* Digits only, accumulated with an overflow check: strtoul() would accept "-1",
- * leading spaces and "+5", none of which belong in a time span. */
-static int parse_digits(const char **p, uint64_t *ret) {
+int parse_digits(const char **p, uint64_t *ret) {
         const char *s = *p;
         uint64_t v = 0;
 

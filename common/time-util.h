@@ -11,5 +11,10 @@
  * syntax, -ERANGE on overflow. */
 int parse_time_span(const char *s, uint64_t *ret_usec);
 
+/* Digits only, accumulated with an overflow check: strtoul() would accept "-1",
+ * leading spaces and "+5", none of which belong in a time span or a config value.
+ * Advances *p past them. -EINVAL without a digit, -ERANGE on overflow. */
+int parse_digits(const char **p, uint64_t *ret);
+
 /* CLOCK_REALTIME in microseconds: the timestamps tdsleepd keeps (...USec). */
 uint64_t now_realtime_usec(void);

@@ -10,6 +10,7 @@
 
 #include "macros.h"
 #include "parse-util.h"
+#include "time-util.h"
 
 int parse_boolean(const char *s) {
         static const char *const yes[] = { "yes", "true", "on", "1" };
@@ -24,24 +25,6 @@ int parse_boolean(const char *s) {
                         return 0;
         }
         return -EINVAL;
-}
-
-/* Digits only, accumulated with an overflow check: strtoul() would accept "-1",
- * leading spaces and "+5", none of which belong in a config file. */
-static int parse_digits(const char **p, uint64_t *ret) {
-        const char *s = *p;
-        uint64_t v = 0;
-
-        if (!isdigit((unsigned char) *s))
-                return -EINVAL;
-        for (; isdigit((unsigned char) *s); s++) {
-                if (v > (UINT64_MAX - 9) / 10)
-                        return -ERANGE;
-                v = v * 10 + (uint64_t) (*s - '0');
-        }
-        *p = s;
-        *ret = v;
-        return 0;
 }
 
 int parse_unsigned(const char *s, unsigned max, unsigned *ret) {
