@@ -95,6 +95,8 @@ int manager_start_cycle(Manager *m);
  * connected yet). */
 int manager_start_virt(Manager *m);
 int manager_start_logind(Manager *m);
+/* The CPU monitor (manager-power.c); a package that cannot be read is logged, not fatal. */
+int manager_start_cpus(Manager *m);
 int manager_load_record(Manager *m);
 /* What the engine and Plan() see: the domain table, the kernel's picture, the policy.
  * With apply_policy, the kernel policy is applied too (s2idle kept under exclusive). */
