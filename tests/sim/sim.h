@@ -13,8 +13,8 @@
  * Every choice comes from one source: a seeded PRNG (sim-sweep) or the fuzzer's bytes
  * (fuzz-cycle), so a run replays exactly. The invariants I1..I7 of the issue are checked
  * after every step; a violation prints the invariant, the trace tail and the command that
- * replays it. The scripted scenarios (test-sim-scenarios.c) drive the same primitives
- * by hand. */
+ * replays it. The scripted scenarios (test-sim-*.c, on sim-scenario.h) drive the same
+ * primitives by hand. */
 
 #include <stdbool.h>
 #include <stddef.h>

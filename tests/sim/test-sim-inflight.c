@@ -5,65 +5,24 @@
  * scripted run of the real engine in the simulator, with every invariant (I1..I7)
  * checked after every step and the simulator's settling at the end. */
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "sim-scenario.h"
 
-#include "log.h"
-#include "sim.h"
-
-#define SEC USEC_PER_SEC
-
-static Sim *sim_new(void **state, unsigned n) {
-        Sim *s = calloc(1, sizeof(Sim));
-        SimConfig cfg;
-
-        assert_non_null(s);
-        *state = s;
-        s->verbose = getenv("SIM_VERBOSE") != NULL;
-        sim_source_seed(&s->src, 14);
-        sim_config_default(&cfg, n);
-        sim_init(s, &cfg);
-        return s;
-}
-
-static void sim_finish(Sim *s) {
-        sim_settle(s);
-        assert_true(sim_ok(s));
-}
-
-static int teardown(void **state) {
-        Sim *s = *state;
-
-        if (s) {
-                sim_done(s);
-                free(s);
-        }
-        return 0;
-}
-
-static unsigned in_flight(const Sim *s, SimOp op) {
-        unsigned n = 0;
-
-        for (unsigned i = 0; i < s->n_effects; i++)
-                n += s->effects[i].op == op && !s->effects[i].landed;
-        return n;
-}
+/* The choices the scripts leave to the simulator, seeded as before the shared helper:
+ * the seed is part of each script. */
+#define SEED 14
 
 /* The TD stops by itself while libvirtd stalls on our shutdown: the result says it was
  * not running when the request came, so the stop is not ours, and it is not started
  * again after the sleep. The prepare waits for the result meanwhile. */
 static void test_stop_by_itself_while_shutdown_stalls(void **state) {
-        Sim *s = sim_new(state, 1);
+        Sim *s = scenario_new(state, 1, SEED);
 
         s->stall_next_op = SIM_OP_SHUTDOWN;
         s->stall_next_usec = 5 * SEC;
         sim_boot(s);
         sim_request_sleep(s, SLEEP_STEP_SUSPEND);
         sim_advance(s, 1 * SEC);
-        assert_int_equal(in_flight(s, SIM_OP_SHUTDOWN), 1);
+        assert_int_equal(scenario_in_flight(s, SIM_OP_SHUTDOWN), 1);
         sim_guest_crash(s, 0);
         sim_deliver_events_now(s);
         assert_int_equal(cycle_phase(s->cycle), CYCLE_PHASE_PREPARING);        /* waits for the result */
@@ -73,13 +32,13 @@ static void test_stop_by_itself_while_shutdown_stalls(void **state) {
         sim_run(s, 60 * SEC);
         assert_false(s->domains[0].active);
         assert_int_equal(s->domains[0].start_calls, 0);
-        sim_finish(s);
+        scenario_finish(s);
 }
 
 /* The stop window counts from the result: a 12 s stall on a TD with an 8 s window does
  * not turn its graceful shutdown into a destroy. */
 static void test_window_counts_from_result(void **state) {
-        Sim *s = sim_new(state, 1);
+        Sim *s = scenario_new(state, 1, SEED);
 
         s->domains[0].honour_usec = 6 * SEC;
         s->stall_next_op = SIM_OP_SHUTDOWN;
@@ -90,13 +49,13 @@ static void test_window_counts_from_result(void **state) {
         assert_int_equal(s->host, SIM_HOST_ASLEEP);
         assert_int_equal(s->domains[0].destroys, 0);
         sim_wake(s);
-        sim_finish(s);
+        scenario_finish(s);
 }
 
 /* ParallelStart=2 is concurrency: two starts in flight, never three, and each result
  * makes room for the next. */
 static void test_parallel_start_is_concurrency(void **state) {
-        Sim *s = sim_new(state, 5);
+        Sim *s = scenario_new(state, 5, SEED);
 
         s->cfg.settings.parallel_start = 2;
         sim_boot(s);
@@ -104,22 +63,22 @@ static void test_parallel_start_is_concurrency(void **state) {
         sim_run(s, 120 * SEC);
         assert_int_equal(s->host, SIM_HOST_ASLEEP);
         sim_wake(s);
-        assert_int_equal(in_flight(s, SIM_OP_START), 2);
+        assert_int_equal(scenario_in_flight(s, SIM_OP_START), 2);
         for (unsigned k = 0; k < 200 && cycle_phase(s->cycle) != CYCLE_PHASE_IDLE; k++) {
-                assert_true(in_flight(s, SIM_OP_START) <= 2);
+                assert_true(scenario_in_flight(s, SIM_OP_START) <= 2);
                 if (!sim_run_next(s))
                         break;
         }
         assert_int_equal(cycle_phase(s->cycle), CYCLE_PHASE_IDLE);
         for (unsigned i = 0; i < 5; i++)
                 assert_true(s->domains[i].active);
-        sim_finish(s);
+        scenario_finish(s);
 }
 
 /* A sleep comes while a start stalls: the prepare waits for the start's result, then
  * stops the TD it started, before logind may go on. */
 static void test_prepare_waits_for_start_in_flight(void **state) {
-        Sim *s = sim_new(state, 1);
+        Sim *s = scenario_new(state, 1, SEED);
 
         sim_boot(s);
         sim_request_sleep(s, SLEEP_STEP_SUSPEND);
@@ -127,7 +86,7 @@ static void test_prepare_waits_for_start_in_flight(void **state) {
         s->stall_next_op = SIM_OP_START;
         s->stall_next_usec = 10 * SEC;
         sim_wake(s);
-        assert_int_equal(in_flight(s, SIM_OP_START), 1);
+        assert_int_equal(scenario_in_flight(s, SIM_OP_START), 1);
         sim_advance(s, 1 * SEC);
         sim_request_sleep(s, SLEEP_STEP_SUSPEND);
         sim_advance(s, 5 * SEC);
@@ -136,20 +95,20 @@ static void test_prepare_waits_for_start_in_flight(void **state) {
         assert_int_equal(s->host, SIM_HOST_ASLEEP);
         assert_false(s->domains[0].active);
         sim_wake(s);
-        sim_finish(s);
+        scenario_finish(s);
 }
 
 /* tdsleepd crashes with a shutdown in flight: the record has it as sent, so the
  * restarted daemon treats the TD's stop as its own and starts it after the sleep. */
 static void test_crash_with_shutdown_in_flight(void **state) {
-        Sim *s = sim_new(state, 2);
+        Sim *s = scenario_new(state, 2, SEED);
 
         s->stall_next_op = SIM_OP_SHUTDOWN;
         s->stall_next_usec = 3 * SEC;
         sim_boot(s);
         sim_request_sleep(s, SLEEP_STEP_SUSPEND);
         sim_advance(s, 1 * SEC);
-        assert_true(in_flight(s, SIM_OP_SHUTDOWN) >= 1);
+        assert_true(scenario_in_flight(s, SIM_OP_SHUTDOWN) >= 1);
         sim_crash(s, 0);
         sim_run(s, 120 * SEC);
         assert_int_equal(s->host, SIM_HOST_ASLEEP);
@@ -157,13 +116,13 @@ static void test_crash_with_shutdown_in_flight(void **state) {
         sim_run(s, 60 * SEC);
         assert_true(s->domains[0].active);
         assert_true(s->domains[1].active);
-        sim_finish(s);
+        scenario_finish(s);
 }
 
 /* libvirtd dies under a destroy: the request fails with -ENOTCONN, the job waits for
  * libvirt, and the destroy goes again once it is back. */
 static void test_libvirt_dies_under_destroy(void **state) {
-        Sim *s = sim_new(state, 1);
+        Sim *s = scenario_new(state, 1, SEED);
 
         s->domains[0].guest = SIM_GUEST_IGNORES;
         s->domains[0].timeout_usec = 2 * SEC;
@@ -172,31 +131,39 @@ static void test_libvirt_dies_under_destroy(void **state) {
         sim_boot(s);
         sim_request_sleep(s, SLEEP_STEP_SUSPEND);
         sim_advance(s, 3 * SEC);
-        assert_int_equal(in_flight(s, SIM_OP_DESTROY), 1);
+        assert_int_equal(scenario_in_flight(s, SIM_OP_DESTROY), 1);
         sim_libvirt_die(s, 5 * SEC);
         sim_run(s, 120 * SEC);
         assert_int_equal(s->host, SIM_HOST_ASLEEP);
         assert_false(s->domains[0].active);
         assert_int_equal(s->domains[0].destroys, 1);
         sim_wake(s);
-        sim_finish(s);
+        scenario_finish(s);
 }
 
 /* ---- a transient TD's XML, read on a worker ---- */
+
+/* One transient TD, a suspend asked for, and libvirtd stalling stall_usec on the read of
+ * its XML: returns 1 s into the prepare, with the read in flight. */
+static Sim *transient_xml_read_stalled(void **state, uint64_t stall_usec) {
+        Sim *s = scenario_new(state, 1, SEED);
+
+        s->domains[0].persistent = false;
+        s->stall_next_op = SIM_OP_GET_XML;
+        s->stall_next_usec = stall_usec;
+        sim_boot(s);
+        sim_request_sleep(s, SLEEP_STEP_SUSPEND);
+        sim_advance(s, 1 * SEC);
+        assert_int_equal(scenario_in_flight(s, SIM_OP_GET_XML), 1);
+        return s;
+}
 
 /* Its XML is read before it is stopped, and only then is it marked and shut down: while
  * libvirtd stalls on the read, nothing is sent, and the prepare waits. The XML the
  * record keeps re-creates it after the resume. */
 static void test_transient_stopped_after_xml_read(void **state) {
-        Sim *s = sim_new(state, 1);
+        Sim *s = transient_xml_read_stalled(state, 5 * SEC);
 
-        s->domains[0].persistent = false;
-        s->stall_next_op = SIM_OP_GET_XML;
-        s->stall_next_usec = 5 * SEC;
-        sim_boot(s);
-        sim_request_sleep(s, SLEEP_STEP_SUSPEND);
-        sim_advance(s, 1 * SEC);
-        assert_int_equal(in_flight(s, SIM_OP_GET_XML), 1);
         assert_int_equal(s->domains[0].shutdowns, 0);
         assert_int_equal(cycle_phase(s->cycle), CYCLE_PHASE_PREPARING);
         sim_run(s, 60 * SEC);
@@ -205,20 +172,13 @@ static void test_transient_stopped_after_xml_read(void **state) {
         sim_wake(s);
         sim_run(s, 60 * SEC);
         assert_true(s->domains[0].active);
-        sim_finish(s);
+        scenario_finish(s);
 }
 
 /* It stops by itself while its XML is read: not ours, nothing to re-create. */
 static void test_transient_stops_while_xml_read(void **state) {
-        Sim *s = sim_new(state, 1);
+        Sim *s = transient_xml_read_stalled(state, 5 * SEC);
 
-        s->domains[0].persistent = false;
-        s->stall_next_op = SIM_OP_GET_XML;
-        s->stall_next_usec = 5 * SEC;
-        sim_boot(s);
-        sim_request_sleep(s, SLEEP_STEP_SUSPEND);
-        sim_advance(s, 1 * SEC);
-        assert_int_equal(in_flight(s, SIM_OP_GET_XML), 1);
         sim_guest_crash(s, 0);
         sim_deliver_events_now(s);
         sim_run(s, 60 * SEC);
@@ -227,20 +187,13 @@ static void test_transient_stops_while_xml_read(void **state) {
         sim_wake(s);
         sim_run(s, 60 * SEC);
         assert_int_equal(s->domains[0].start_calls, 0);
-        sim_finish(s);
+        scenario_finish(s);
 }
 
 /* libvirtd dies under the read: asked again once it is back, then stopped. */
 static void test_libvirt_dies_under_xml_read(void **state) {
-        Sim *s = sim_new(state, 1);
+        Sim *s = transient_xml_read_stalled(state, 2 * SEC);
 
-        s->domains[0].persistent = false;
-        s->stall_next_op = SIM_OP_GET_XML;
-        s->stall_next_usec = 2 * SEC;
-        sim_boot(s);
-        sim_request_sleep(s, SLEEP_STEP_SUSPEND);
-        sim_advance(s, 1 * SEC);
-        assert_int_equal(in_flight(s, SIM_OP_GET_XML), 1);
         sim_libvirt_die(s, 5 * SEC);
         sim_run(s, 120 * SEC);
         assert_int_equal(s->domains[0].shutdowns, 1);
@@ -248,42 +201,35 @@ static void test_libvirt_dies_under_xml_read(void **state) {
         sim_wake(s);
         sim_run(s, 60 * SEC);
         assert_true(s->domains[0].active);
-        sim_finish(s);
+        scenario_finish(s);
 }
 
 /* The sleep is over before the read is: the TD was never touched, and stays running. */
 static void test_sleep_over_while_xml_read(void **state) {
-        Sim *s = sim_new(state, 1);
+        Sim *s = transient_xml_read_stalled(state, 10 * SEC);
 
-        s->domains[0].persistent = false;
-        s->stall_next_op = SIM_OP_GET_XML;
-        s->stall_next_usec = 10 * SEC;
-        sim_boot(s);
-        sim_request_sleep(s, SLEEP_STEP_SUSPEND);
-        sim_advance(s, 1 * SEC);
-        assert_int_equal(in_flight(s, SIM_OP_GET_XML), 1);
         sim_abort_sleep(s);
         sim_run(s, 60 * SEC);
         assert_int_equal(s->domains[0].shutdowns, 0);
         assert_true(s->domains[0].active);
         assert_int_equal(cycle_phase(s->cycle), CYCLE_PHASE_IDLE);
-        sim_finish(s);
+        scenario_finish(s);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_teardown(test_stop_by_itself_while_shutdown_stalls, teardown),
-                cmocka_unit_test_teardown(test_window_counts_from_result, teardown),
-                cmocka_unit_test_teardown(test_parallel_start_is_concurrency, teardown),
-                cmocka_unit_test_teardown(test_prepare_waits_for_start_in_flight, teardown),
-                cmocka_unit_test_teardown(test_crash_with_shutdown_in_flight, teardown),
-                cmocka_unit_test_teardown(test_libvirt_dies_under_destroy, teardown),
-                cmocka_unit_test_teardown(test_transient_stopped_after_xml_read, teardown),
-                cmocka_unit_test_teardown(test_transient_stops_while_xml_read, teardown),
-                cmocka_unit_test_teardown(test_libvirt_dies_under_xml_read, teardown),
-                cmocka_unit_test_teardown(test_sleep_over_while_xml_read, teardown),
+                cmocka_unit_test_teardown(test_stop_by_itself_while_shutdown_stalls, scenario_teardown),
+                cmocka_unit_test_teardown(test_window_counts_from_result, scenario_teardown),
+                cmocka_unit_test_teardown(test_parallel_start_is_concurrency, scenario_teardown),
+                cmocka_unit_test_teardown(test_prepare_waits_for_start_in_flight, scenario_teardown),
+                cmocka_unit_test_teardown(test_crash_with_shutdown_in_flight, scenario_teardown),
+                cmocka_unit_test_teardown(test_libvirt_dies_under_destroy, scenario_teardown),
+                cmocka_unit_test_teardown(test_transient_stopped_after_xml_read, scenario_teardown),
+                cmocka_unit_test_teardown(test_transient_stops_while_xml_read, scenario_teardown),
+                cmocka_unit_test_teardown(test_libvirt_dies_under_xml_read, scenario_teardown),
+                cmocka_unit_test_teardown(test_sleep_over_while_xml_read, scenario_teardown),
         };
 
-        log_set_max_level(getenv("SIM_VERBOSE") ? LOG_DEBUG : -1);
+        scenario_log_setup();
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
