@@ -3,7 +3,8 @@
 
 /* Past cycles rebuilt from tdsleepd's journal entries (tdsleepctl history). Pure: the
  * caller reads the journal and hands over each entry's fields; this groups them by
- * TDSLEEP_CYCLE_ID and says what each cycle did. tdsleepd(8) documents the fields. */
+ * TDSLEEP_CYCLE_ID and says what each cycle did. tdsleep.journal-fields(7) documents
+ * the fields. */
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -3,7 +3,8 @@
 
 /* The journal's MESSAGE_IDs of tdsleepd (bare 128-bit ids), shared by the daemon, which
  * logs them (daemon/messages.h), and tdsleepctl history, which reads them back. Each has
- * an entry in units/tdsleep.catalog, and tdsleepd(8) lists them. Never change one. */
+ * an entry in units/tdsleep.catalog, and tdsleep.journal-fields(7) lists them. Never
+ * change one. */
 
 /* A cycle: its start, the end of its prepare, its end, and one entry per TD at the end. */
 #define ID_CYCLE_STARTED        "7bbe9452490942e2a72fcb9e13e7aba4"

@@ -2,7 +2,7 @@
 /* What the engine tells the journal: every entry about a cycle carries its id, and the
  * start, the end of the prepare, each TD's outcome and the end carry the step, counts and
  * durations as fields, so that `tdsleepctl history` rebuilds past cycles from the journal
- * alone (tdsleepd(8) lists the fields). */
+ * alone (tdsleep.journal-fields(7) lists the fields). */
 #include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
