@@ -133,6 +133,9 @@ class MetricsTestDriver(TDSleepTestCase):
 
         # The textfile says the same, and so does tdsleepctl, to the byte.
         key = 'tdsleep_cycles_total{step="%s",outcome="success"}' % step
+        # The cycle is counted when it turns idle; tdsleepd sees the TDs running again
+        # from their own STARTED events, which may come later (the file changes once more)
+        self.wait_textfile("tdsleep_tds_running", 2)
         text = self.wait_textfile(key, 1)
         self.assertEqual(self.ctl_metrics(), text)
         st = os.stat(self.textfile)
