@@ -8,6 +8,7 @@ import re
 import select
 import shutil
 import statistics
+import struct
 import subprocess
 import tempfile
 import time
@@ -103,6 +104,31 @@ class LockWatch:
 
     def close(self):
         os.close(self.fd)
+
+
+class ShutdownStamps:
+    """bench/shutdownstamp.c, preloaded into tdsleepd: when its virDomainShutdown calls
+    began and returned (CLOCK_MONOTONIC, = time.monotonic()), read from a file the
+    library maps shared. env() is the daemon's extra environment."""
+
+    FORMAT = "<4Q"     # calls, first began, last began, last returned (ns)
+
+    def __init__(self, library, directory):
+        self.library = library
+        fd, self.path = tempfile.mkstemp(prefix="shutdown-stamps-", dir=directory)
+        with os.fdopen(fd, "wb") as f:
+            f.write(bytes(struct.calcsize(self.FORMAT)))
+        os.chmod(self.path, 0o644)
+
+    def env(self):
+        return {"LD_PRELOAD": self.library, "BENCH_SHUTDOWN_STAMPS": self.path}
+
+    def read(self):
+        with open(self.path, "rb") as f:
+            calls, first, last, returned = struct.unpack(self.FORMAT, f.read(struct.calcsize(self.FORMAT)))
+        if not calls or returned < last:      # none made, or the last still running
+            return None
+        return dict(calls=calls, first_began=first / 1e9, last_began=last / 1e9, last_returned=returned / 1e9)
 
 
 def stats(xs):

@@ -9,6 +9,11 @@ from measure import say, mono, floor_run, fmt_s, libvirt_guests, floor
 
 T = None   # the harness module (tests/integration/tdsleeptest.py), set by bench/run
 
+# what record_cycle() keeps of a tdsleepd cycle; "own" is tdsleepd's own share of the
+# prepare (bench/run's tdsleepd_cycle), "to_last_shutdown" its first part
+CYCLE_KEYS = ("tdsleepd", "tdsleepd_resume", "emit", "after_stop", "first_stop", "left_td", "own",
+              "to_last_shutdown")
+
 
 class ScaleRealCases:
     """Part of bench/run's Bench (its libvirtd, daemons and results)."""
@@ -27,23 +32,16 @@ class ScaleRealCases:
         for size in sizes:
             names = names_all[:size]
             floor(self.lvwatch, uri, names, "started", "create")   # untimed: bring them up
-            r = {k: [] for k in ("floor", "floor_resume", "floor_resume_par", "tdsleepd", "tdsleepd_resume", "emit", "after_stop", "first_stop",
-                                 "lg_par", "lg_seq", "left_td", "left_lg_par", "left_lg_seq")}
+            r = {k: [] for k in ("floor", "floor_issued", "floor_resume", "floor_resume_par", "lg_par", "lg_seq",
+                                 "left_lg_par", "left_lg_seq") + CYCLE_KEYS}
             for i in range(a.runs):
-                dt, _ = floor_run(self.lvwatch, uri, names, "stopped", "shutdown")
-                r["floor"].append(dt)
+                self.time_floor(r, uri, names)
                 dt, _ = floor_run(self.lvwatch, uri, names, "started", "create")
                 r["floor_resume"].append(dt)
                 floor(self.lvwatch, uri, names, "stopped", "shutdown")     # untimed
                 dt, _ = floor_run(self.lvwatch, uri, names, "started", "create-threads")
                 r["floor_resume_par"].append(dt)
-                c = self.tdsleepd_cycle(uri, names)
-                r["tdsleepd"].append(c["prepare"])
-                r["tdsleepd_resume"].append(c["resume"])
-                r["emit"].append(c["emit"])
-                r["after_stop"].append(c["prepare"] - c["last_stopped"])
-                r["first_stop"].append(c["first_stopped"])
-                r["left_td"].append(c["left"])
+                self.record_cycle(r, self.tdsleepd_cycle(uri, names))
                 if size <= a.lg_par_max:
                     dt, out = libvirt_guests(self.base, uri, size, 300)
                     r["lg_par"].append(dt)
@@ -66,6 +64,24 @@ class ScaleRealCases:
         for n in names_all:
             with contextlib.suppress(Exception):
                 conn.lookupByName(n).undefine()
+
+    def time_floor(self, r, uri, names, destroy_after=0):
+        """One floor prepare: every virDomainShutdown at once, until the last STOPPED;
+        also when the floor's last call returned (to set against tdsleepd's)."""
+        dt, w = floor_run(self.lvwatch, uri, names, "stopped", "shutdown", destroy_after)
+        r["floor"].append(dt)
+        r["floor_issued"].append(w["t_issued"] - w["t_go"])
+
+    def record_cycle(self, r, c):
+        """A tdsleepd cycle's figures into the case's lists (CYCLE_KEYS)."""
+        r["tdsleepd"].append(c["prepare"])
+        r["tdsleepd_resume"].append(c["resume"])
+        r["emit"].append(c["emit"])
+        r["after_stop"].append(c["prepare"] - c["last_stopped"])
+        r["first_stop"].append(c["first_stopped"])
+        r["left_td"].append(c["left"])
+        r["own"].append(c["own"])
+        r["to_last_shutdown"].append(c["to_last_shutdown"])
 
     def restart_running(self, uri, names):
         """After libvirt-guests: how many were left running; start the rest again."""
@@ -94,39 +110,40 @@ class ScaleRealCases:
             mixes.append(("3 honouring + 1 ignoring (10 s timeout)", honour[:3] + [ignore], 10))
         uri = self.lv.qemu_uri
         for label, names, tmo in mixes:
-            r = {k: [] for k in ("floor", "tdsleepd", "tdsleepd_resume", "emit", "after_stop", "first_stop", "lg_par", "lg_seq",
-                                 "left_td", "left_lg_par", "left_lg_seq", "floor_resume")}
+            r = {k: [] for k in ("floor", "floor_issued", "floor_resume", "lg_par", "lg_seq", "left_lg_par",
+                                 "left_lg_seq") + CYCLE_KEYS}
             ready = lambda: (pool.use(names), time.sleep(0.5))  # noqa: E731 (settle after boot)
-            for i in range(a.runs):
+            # Pairs, interleaved on the same guests: floor, tdsleepd, floor, tdsleepd…
+            # The report takes the median of the per-pair differences. A pair costs two
+            # boots; libvirt-guests (seconds a run) only in the first --runs pairs.
+            pairs = a.runs if tmo else max(a.runs, a.pairs)
+            for i in range(pairs):
+                t_pair = mono()
                 ready()
-                dt, _ = floor_run(self.lvwatch, uri, names, "stopped", "shutdown", tmo)
-                r["floor"].append(dt)
+                self.time_floor(r, uri, names, tmo)
                 dt, _ = floor_run(self.lvwatch, uri, names, "started", "create")
                 r["floor_resume"].append(dt)
                 ready()
-                c = self.tdsleepd_cycle(uri, names, timeout="%ds" % (tmo or 60))
-                r["tdsleepd"].append(c["prepare"])
-                r["tdsleepd_resume"].append(c["resume"])
-                r["emit"].append(c["emit"])
-                r["after_stop"].append(c["prepare"] - c["last_stopped"])
-                r["first_stop"].append(c["first_stopped"])
-                r["left_td"].append(c["left"])
-                if len(names) <= a.lg_par_max:
+                self.record_cycle(r, self.tdsleepd_cycle(uri, names, timeout="%ds" % (tmo or 60)))
+                t_pair = mono() - t_pair
+                if i < a.runs and len(names) <= a.lg_par_max:
                     ready()
                     dt, _ = libvirt_guests(self.base, uri, len(names), tmo or 300)
                     r["lg_par"].append(dt)
                     r["left_lg_par"].append(self.count_running(uri, names))
-                if len(names) <= a.lg_seq_max:
+                if i < a.runs and len(names) <= a.lg_seq_max:
                     ready()
                     dt, _ = libvirt_guests(self.base, uri, 0, tmo or 300)
                     r["lg_seq"].append(dt)
                     r["left_lg_seq"].append(self.count_running(uri, names))
-                say("real [%s] run %d: floor %s, tdsleepd %s (left running %d), libvirt-guests "
-                    "parallel %s (left %d), sequential %s (left %d)" % (
-                        label, i + 1, fmt_s(r["floor"][-1]), fmt_s(r["tdsleepd"][-1]), r["left_td"][-1],
-                        fmt_s(r["lg_par"][-1]) if r["lg_par"] else "-", r["left_lg_par"][-1] if r["lg_par"] else 0,
-                        fmt_s(r["lg_seq"][-1]) if r["lg_seq"] else "-",
-                        r["left_lg_seq"][-1] if r["lg_seq"] else 0))
+                say("real [%s] pair %d: floor %s, tdsleepd %s (%+.1f ms; own share %s; left running %d; "
+                    "pair took %.1f s)%s" % (
+                        label, i + 1, fmt_s(r["floor"][-1]), fmt_s(r["tdsleepd"][-1]),
+                        (r["tdsleepd"][-1] - r["floor"][-1]) * 1e3, fmt_s(r["own"][-1]), r["left_td"][-1], t_pair,
+                        "; libvirt-guests parallel %s (left %d), sequential %s (left %d)" % (
+                            fmt_s(r["lg_par"][-1]) if r["lg_par"] else "-", r["left_lg_par"][-1] if r["lg_par"] else 0,
+                            fmt_s(r["lg_seq"][-1]) if r["lg_seq"] else "-",
+                            r["left_lg_seq"][-1] if r["lg_seq"] else 0) if i < a.runs else ""))
             self.res["real"][label] = r
         pool.stop_all()
 
