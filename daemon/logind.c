@@ -5,32 +5,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
-#include "logind.h"
-
-#define LOGIND_SERVICE "org.freedesktop.login1"
-#define LOGIND_PATH "/org/freedesktop/login1"
-#define LOGIND_MANAGER "org.freedesktop.login1.Manager"
-#define DELAY_FDNAME "delay-inhibitor"
-
-struct Logind {
-        const LogindCallbacks *cb;
-        void *userdata;
-        sd_bus *bus;
-        bool present;
-        bool preparing_for_sleep;
-        uint64_t inhibit_delay_max_usec;
-        int delay_fd;
-        sd_bus_slot *delay_call;        /* Inhibit(delay) in flight */
-        int block_fd;
-        char *block_why;
-        sd_bus_slot *block_call;
-        char *block_call_why;
-        sd_bus_slot *prepare_match;
-        sd_bus_slot *owner_match;
-        sd_bus_slot *owner_call;
-        sd_bus_slot *props_call;
-        sd_bus_slot *list_call;
-};
+#include "logind-internal.h"
 
 /* Keep the delay lock in systemd's fd store: if tdsleepd crashes mid-cycle, the lock
  * survives the restart instead of letting the host sleep with TDs running. */
@@ -50,14 +25,6 @@ bool logind_has_delay(const Logind *l) {
 
 bool logind_is_present(const Logind *l) {
         return l->present;
-}
-
-bool logind_block_pending(const Logind *l) {
-        return l->block_call != NULL;
-}
-
-const char *logind_block_why(const Logind *l) {
-        return l->block_fd >= 0 ? l->block_why : NULL;
 }
 
 uint64_t logind_inhibit_delay_max_usec(const Logind *l) {
@@ -81,7 +48,7 @@ void logind_release_delay(Logind *l) {
 }
 
 /* The reply to Inhibit() carries the lock as an fd; it lives until we close our copy. */
-static int read_inhibit_fd(sd_bus_message *reply, int *ret_fd) {
+int logind_read_inhibit_fd(sd_bus_message *reply, int *ret_fd) {
         int fd, r;
 
         if (sd_bus_message_is_method_error(reply, NULL))
@@ -101,7 +68,7 @@ static int on_delay_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         int fd = -1, r;
 
         l->delay_call = sd_bus_slot_unref(l->delay_call);
-        r = read_inhibit_fd(reply, &fd);
+        r = logind_read_inhibit_fd(reply, &fd);
         if (r < 0) {
                 const sd_bus_error *e = sd_bus_message_get_error(reply);
 
@@ -116,7 +83,7 @@ static int on_delay_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         return 0;
 }
 
-static int call_inhibit(Logind *l, const char *why, const char *mode, sd_bus_message_handler_t cb,
+int logind_call_inhibit(Logind *l, const char *why, const char *mode, sd_bus_message_handler_t cb,
                         sd_bus_slot **ret_slot) {
         return sd_bus_call_method_async(l->bus, ret_slot, LOGIND_SERVICE, LOGIND_PATH, LOGIND_MANAGER,
                                         "Inhibit", cb, l, "ssss", "sleep", "tdsleepd", why, mode);
@@ -127,62 +94,12 @@ int logind_take_delay(Logind *l) {
 
         if (l->delay_fd >= 0 || l->delay_call || !l->present)
                 return 0;
-        r = call_inhibit(l, "Stopping trust domains (TDX) that do not survive S3/S4", "delay",
+        r = logind_call_inhibit(l, "Stopping trust domains (TDX) that do not survive S3/S4", "delay",
                          on_delay_reply, &l->delay_call);
         if (r < 0)
                 return log_error_errno(r, "Failed to ask logind for the sleep delay lock: %s", STRERROR(r));
         /* Make sure the request is on the wire before any slow resume work starts. */
         (void) sd_bus_flush(l->bus);
-        return 0;
-}
-
-static int on_block_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        Logind *l = userdata;
-        int fd = -1, r;
-
-        l->block_call = sd_bus_slot_unref(l->block_call);
-        r = read_inhibit_fd(reply, &fd);
-        if (r < 0) {
-                log_error_errno(r, "Failed to take the sleep block lock: %s", STRERROR(r));
-                l->block_call_why = mfree(l->block_call_why);
-                if (l->cb->on_block_result)
-                        l->cb->on_block_result(l->userdata, r);
-                return 0;
-        }
-        /* Swap: the old lock covers us until the new one exists. */
-        safe_close(l->block_fd);
-        l->block_fd = fd;
-        free(l->block_why);
-        l->block_why = TAKE_PTR(l->block_call_why);
-        log_info("Holding a sleep block lock: %s", l->block_why);
-        l->cb->on_locks(l->userdata);
-        if (l->cb->on_block_result)
-                l->cb->on_block_result(l->userdata, 0);
-        return 0;
-}
-
-int logind_set_block(Logind *l, const char *why) {
-        int r;
-
-        l->block_call = sd_bus_slot_unref(l->block_call);
-        l->block_call_why = mfree(l->block_call_why);
-        if (!why) {
-                if (l->block_fd >= 0)
-                        log_info("Released the sleep block lock");
-                l->block_fd = safe_close(l->block_fd);
-                l->block_why = mfree(l->block_why);
-                return 0;
-        }
-        if (l->block_fd >= 0 && l->block_why && streq(l->block_why, why))
-                return 0;
-        if (!l->present)
-                return 0;       /* taken when logind appears */
-        l->block_call_why = strdup(why);
-        if (!l->block_call_why)
-                return -ENOMEM;
-        r = call_inhibit(l, why, "block", on_block_reply, &l->block_call);
-        if (r < 0)
-                return log_error_errno(r, "Failed to ask logind for a sleep block lock: %s", STRERROR(r));
         return 0;
 }
 

@@ -207,48 +207,6 @@ int manager_start_logind(Manager *m) {
         return 0;
 }
 
-static bool domain_refuses(Manager *m, const Domain *d) {
-        return domain_policy_is_protected(&d->policy, m->config.protected_kinds) &&
-                domain_policy_action(&d->policy, &m->config) == SLEEP_ACTION_REFUSE;
-}
-
-/* A running TD whose action is refuse keeps a block lock whose why names every such TD;
- * an operator's Hold() adds its reason to the same lock. */
-void manager_refresh_block_lock(Manager *m) {
-        _cleanup_(freep) char *why = NULL;
-        Domain **domains;
-        size_t n = virt_domains(m->virt, &domains), len = 0;
-        FILE *f = open_memstream(&why, &len);
-        bool first = true;
-
-        if (!f) {
-                log_error("Out of memory building the block lock's reason");
-                return;
-        }
-        if (m->hold)
-                fprintf(f, "Held by the operator: %s", m->hold->reason);
-        if (m->budget_block_why)
-                fprintf(f, "%sTDs cannot be stopped in time: %s", m->hold ? "; " : "", m->budget_block_why);
-        m->refusing = 0;
-        for (size_t i = 0; i < n; i++) {
-                const Domain *d = domains[i];
-
-                if (!d->active || !domain_refuses(m, d))
-                        continue;
-                fprintf(f, "%s%s", !first ? ", " : m->hold || m->budget_block_why ?
-                        "; trust domains that refuse sleep: " :
-                        "Trust domains that do not survive S3/S4 and refuse sleep: ", d->name);
-                first = false;
-                m->refusing++;
-        }
-        if (fclose(f) != 0) {
-                log_error("Out of memory building the block lock's reason");
-                return;
-        }
-        (void) logind_set_block(m->logind, len > 0 ? why : NULL);
-        manager_metrics_changed(m);     /* the hold, and the lock when it goes */
-}
-
 static int on_status_defer(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
 
@@ -277,7 +235,7 @@ static void manager_on_domain_event(void *userdata, Domain *d, int event, int de
                 cycle_on_domain(m->cycle, &pd, event == VIR_DOMAIN_EVENT_STARTED);
         }
         /* Rebuild the block lock only when a refusing TD may have come or gone. */
-        if (m->refusing > 0 || (d->active && domain_refuses(m, d)))
+        if (m->refusing > 0 || (d->active && manager_domain_refuses(m, d)))
                 manager_refresh_block_lock(m);
         manager_check_budget_soon(m);
         manager_update_status_soon(m);

@@ -115,8 +115,11 @@ void manager_on_cycle_phase(Manager *m);
 void manager_on_cycle_domain(Manager *m, const char *name, const char *uuid, const char *state);
 /* With OnlineCPUs=yes, bring one CPU online in every package that has none. */
 void manager_ensure_cpus_online(Manager *m);
-/* Rebuild the block lock from TDs that refuse sleep and the operator's hold. */
+/* Rebuild the block lock from TDs that refuse sleep, the operator's hold and the stop
+ * budget (manager-block.c). */
 void manager_refresh_block_lock(Manager *m);
+/* A running d whose action is refuse keeps sleep blocked. */
+bool manager_domain_refuses(Manager *m, const Domain *d);
 
 /* The control socket (manager-varlink.c): bind or adopt it, serve it, free it. */
 int manager_varlink_start(Manager *m);
