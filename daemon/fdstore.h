@@ -5,6 +5,7 @@
  * for us across a crash or restart of tdsleepd, and hands back in LISTEN_FDS. */
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A memfd holding text, sealed against any change (F_SEAL_SHRINK|GROW|WRITE|SEAL). */
 int sealed_memfd_new(const char *name, const char *text, int *ret_fd);

@@ -9,12 +9,12 @@
 
 /* Keep the delay lock in systemd's fd store: if tdsleepd crashes mid-cycle, the lock
  * survives the restart instead of letting the host sleep with TDs running. */
-static void fdstore_put(int fd) {
+static void delay_fdstore_put(int fd) {
         if (getenv("NOTIFY_SOCKET"))
                 (void) sd_pid_notify_with_fds(0, false, "FDSTORE=1\nFDNAME=" DELAY_FDNAME, &fd, 1);
 }
 
-static void fdstore_remove(void) {
+static void delay_fdstore_remove(void) {
         if (getenv("NOTIFY_SOCKET"))
                 (void) sd_notify(false, "FDSTOREREMOVE=1\nFDNAME=" DELAY_FDNAME);
 }
@@ -25,6 +25,10 @@ bool logind_has_delay(const Logind *l) {
 
 bool logind_is_present(const Logind *l) {
         return l->present;
+}
+
+bool logind_locks_known(const Logind *l) {
+        return l->present && l->locks_checked;
 }
 
 uint64_t logind_inhibit_delay_max_usec(const Logind *l) {
@@ -41,7 +45,7 @@ void logind_release_delay(Logind *l) {
         l->delay_call = sd_bus_slot_unref(l->delay_call);
         if (l->delay_fd < 0)
                 return;
-        fdstore_remove();
+        delay_fdstore_remove();
         l->delay_fd = safe_close(l->delay_fd);
         log_info("Released the sleep delay lock");
         l->cb->on_locks(l->userdata);
@@ -77,7 +81,7 @@ static int on_delay_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         }
         safe_close(l->delay_fd);
         l->delay_fd = fd;
-        fdstore_put(fd);
+        delay_fdstore_put(fd);
         log_info("Took the sleep delay lock");
         l->cb->on_locks(l->userdata);
         return 0;
@@ -107,6 +111,12 @@ int logind_take_delay(Logind *l) {
 
 static void logind_check_locks(Logind *l);
 
+/* logind is there and we know which of our locks it holds: tell the manager. */
+static void logind_locks_checked(Logind *l) {
+        l->locks_checked = true;
+        l->cb->on_presence(l->userdata, true, l->preparing_for_sleep);
+}
+
 static int on_prepare_for_sleep(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Logind *l = userdata;
         int start, r;
@@ -121,49 +131,60 @@ static int on_prepare_for_sleep(sd_bus_message *m, void *userdata, sd_bus_error 
         return 0;
 }
 
-/* Which of our locks does this logind know? The reply lists (what, who, why, mode, uid, pid). */
-static void inhibitors_known(sd_bus_message *reply, bool *ret_delay, bool *ret_block) {
+/* Which of our locks does this logind know? The reply lists (what, who, why, mode, uid, pid).
+ * Of the block locks: how many, and the why of the last (only valid during the callback). */
+static void inhibitors_known(sd_bus_message *reply, bool *ret_delay, unsigned *ret_n_block,
+                             const char **ret_block_why) {
         const char *what, *who, *why, *mode;
         uint32_t uid, pid;
         int r;
 
-        *ret_delay = *ret_block = false;
+        *ret_delay = false;
+        *ret_n_block = 0;
+        *ret_block_why = NULL;
         r = sd_bus_message_enter_container(reply, 'a', "(ssssuu)");
         while (r > 0 && (r = sd_bus_message_read(reply, "(ssssuu)", &what, &who, &why, &mode, &uid, &pid)) > 0) {
                 if (!streq(who, "tdsleepd") || !strstr(what, "sleep"))
                         continue;
                 *ret_delay = *ret_delay || streq(mode, "delay");
-                *ret_block = *ret_block || streq(mode, "block");
+                if (streq(mode, "block")) {
+                        (*ret_n_block)++;
+                        *ret_block_why = why;
+                }
         }
 }
 
 static int on_list_inhibitors(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Logind *l = userdata;
-        bool delay = false, block = false;
+        const char *block_why = NULL;
+        unsigned n_block = 0;
+        bool delay = false;
 
         l->list_call = sd_bus_slot_unref(l->list_call);
         if (!sd_bus_message_is_method_error(reply, NULL))
-                inhibitors_known(reply, &delay, &block);
+                inhibitors_known(reply, &delay, &n_block, &block_why);
         /* A lock this logind does not list is a dead pipe: drop it, so it is taken again. */
         if (l->delay_fd >= 0 && !delay) {
                 log_notice("logind does not know our delay lock any more: taking it again");
-                fdstore_remove();
+                delay_fdstore_remove();
                 l->delay_fd = safe_close(l->delay_fd);
         }
-        if (l->block_fd >= 0 && !block) {
+        if (l->block_fd >= 0 && n_block == 0) {
                 log_notice("logind does not know our block lock any more: taking it again");
-                l->block_fd = safe_close(l->block_fd);
-                l->block_why = mfree(l->block_why);
+                logind_block_forget(l);
         }
-        if ((l->delay_fd >= 0 && delay) || (l->block_fd >= 0 && block))
+        if ((l->delay_fd >= 0 && delay) || (l->block_fd >= 0 && n_block > 0))
                 log_info("logind kept our locks across its restart");
+        if (l->block_fd >= 0)
+                logind_block_listed(l, n_block, block_why);
         /* systemd drops a stored fd that reported an error, as the lock's pipe did while
-         * logind was away: store it again, so that it still outlives a crash. */
+         * logind was away: store it again, so that it still outlives a crash. (The block
+         * lock is stored with FDPOLL=0: systemd keeps it whatever the pipe says.) */
         if (l->delay_fd >= 0 && delay) {
-                fdstore_remove();
-                fdstore_put(l->delay_fd);
+                delay_fdstore_remove();
+                delay_fdstore_put(l->delay_fd);
         }
-        l->cb->on_presence(l->userdata, true, l->preparing_for_sleep);
+        logind_locks_checked(l);
         return 0;
 }
 
@@ -174,14 +195,14 @@ static void logind_check_locks(Logind *l) {
 
         l->list_call = sd_bus_slot_unref(l->list_call);
         if (l->delay_fd < 0 && l->block_fd < 0) {
-                l->cb->on_presence(l->userdata, true, l->preparing_for_sleep);
+                logind_locks_checked(l);
                 return;
         }
         r = sd_bus_call_method_async(l->bus, &l->list_call, LOGIND_SERVICE, LOGIND_PATH, LOGIND_MANAGER,
                                      "ListInhibitors", on_list_inhibitors, l, "");
         if (r < 0) {
                 log_warning_errno(r, "Failed to list logind's inhibitors: %s", STRERROR(r));
-                l->cb->on_presence(l->userdata, true, l->preparing_for_sleep);
+                logind_locks_checked(l);
         }
 }
 
@@ -225,6 +246,7 @@ static void logind_appeared(Logind *l) {
         int r;
 
         l->present = true;
+        l->locks_checked = false;
         log_info("logind is available");
         l->props_call = sd_bus_slot_unref(l->props_call);
         r = sd_bus_call_method_async(l->bus, &l->props_call, LOGIND_SERVICE, LOGIND_PATH,
@@ -240,6 +262,7 @@ static void logind_vanished(Logind *l) {
         bool block_pending = l->block_call;
 
         l->present = false;
+        l->locks_checked = false;
         l->delay_call = sd_bus_slot_unref(l->delay_call);
         l->block_call = sd_bus_slot_unref(l->block_call);
         l->block_call_why = mfree(l->block_call_why);
@@ -311,6 +334,7 @@ int logind_new(sd_bus *bus, const LogindCallbacks *cb, void *userdata, Logind **
         l->userdata = userdata;
         l->bus = sd_bus_ref(bus);
         l->delay_fd = l->block_fd = -1;
+        l->block_store = (FdStoreSlot) FDSTORE_SLOT_INIT(BLOCK_FDNAME, BLOCK_FDNAME_2);
         *ret = l;
         return 0;
 }
@@ -327,6 +351,7 @@ Logind *logind_free(Logind *l) {
         sd_bus_slot_unref(l->list_call);
         safe_close(l->delay_fd);
         safe_close(l->block_fd);
+        fdstore_slot_done(&l->block_store);     /* systemd keeps its copies (a crash, or a stop) */
         free(l->block_why);
         free(l->block_call_why);
         sd_bus_unref(l->bus);

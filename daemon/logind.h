@@ -31,6 +31,10 @@ int logind_start(Logind *l);
 
 /* Adopt a delay-inhibitor fd kept across a restart in systemd's fd store. */
 void logind_adopt_delay_fd(Logind *l, int fd);
+/* Adopt a block lock kept in systemd's fd store under name (taken in all cases): 1, or 0
+ * when name is not one of the block lock's. Its why is logind's to tell (ListInhibitors,
+ * once logind is there); until then "kept across a restart of tdsleepd". */
+int logind_adopt_block_fd(Logind *l, const char *name, int fd);
 
 /* Ask for the delay lock (asynchronously) unless it is held or being asked for. */
 int logind_take_delay(Logind *l);
@@ -38,14 +42,20 @@ int logind_take_delay(Logind *l);
 void logind_release_delay(Logind *l);
 bool logind_has_delay(const Logind *l);
 
-/* Hold a block lock with this why (NULL: release it). Re-taken when why changes. */
+/* Hold a block lock with this why (NULL: release it). Re-taken when why changes; every
+ * lock granted is kept in systemd's fd store (logind-block.c). */
 int logind_set_block(Logind *l, const char *why);
 
 /* Is a block lock request on its way to logind (on_block_result follows)? */
 bool logind_block_pending(const Logind *l);
 
 bool logind_is_present(const Logind *l);
+/* logind is there and has said which of our locks it holds (ListInhibitors answered, or
+ * we held none): a kept block lock's why is known by then. */
+bool logind_locks_known(const Logind *l);
 /* The why of the block lock held now, NULL if none. */
 const char *logind_block_why(const Logind *l);
+/* Is the block lock held now the one adopted from the fd store? */
+bool logind_block_adopted(const Logind *l);
 /* logind's InhibitDelayMaxUSec as last read (0 if unknown). */
 uint64_t logind_inhibit_delay_max_usec(const Logind *l);

@@ -131,6 +131,7 @@ void manager_check_budget(Manager *m) {
                 return;
         plan_check_host(&in, v, &p, &step);
         budget_set_block(m, &p, step, p.over_budget == PLAN_OVER_BUDGET_BLOCK && !hypothetical);
+        manager_decide_block_lock(m);   /* the last of what the block lock depends on */
         /* Once per change of the outcome, not of every number: a host whose TDs start one
          * by one does not repeat the same warning for each. */
         if (asprintf(&key, "%s %s %s %" PRIu64 " %d", plan_over_budget_to_string(p.over_budget),

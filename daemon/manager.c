@@ -251,7 +251,8 @@ static void manager_on_libvirt_changed(void *userdata) {
         if (virt_is_connected(m->virt)) {
                 manager_refresh_block_lock(m);
                 manager_check_budget_soon(m);
-        }
+        } else if (!virt_is_connecting(m->virt))
+                manager_block_lock_libvirt_away(m);
         manager_update_status(m);
 }
 
@@ -329,7 +330,8 @@ static int manager_setup_signals(Manager *m) {
         return r;
 }
 
-/* A delay lock kept in systemd's fd store by our previous run is still ours. */
+/* The locks kept in systemd's fd store by our previous run are still ours: the delay
+ * lock, and the block lock, which stays until this run has decided (manager-block.c). */
 static void manager_adopt_stored_fds(Manager *m) {
         char **names = NULL;
         int n = sd_listen_fds_with_names(true, &names);
@@ -339,6 +341,8 @@ static void manager_adopt_stored_fds(Manager *m) {
 
                 if (names && names[i] && streq(names[i], "delay-inhibitor"))
                         logind_adopt_delay_fd(m->logind, fd);
+                else if (names && names[i] && logind_adopt_block_fd(m->logind, names[i], fd) > 0)
+                        m->block_lock_undecided = logind_block_adopted(m->logind);
                 else if (names && names[i] && record_adopt_fd(m->record, names[i], fd) > 0)
                         ;       /* a copy of the record, or a finished cycle's marker */
                 else if (m->listen_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)

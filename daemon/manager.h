@@ -56,6 +56,8 @@ typedef struct Manager {
         char *last_status_details;              /* what no phase or cpus event tells of it */
         sd_event_source *status_defer;          /* a STATUS update is due this iteration */
         unsigned refusing;                      /* running TDs whose action is refuse */
+        bool block_lock_undecided;              /* a block lock kept across a crash, not decided on yet (manager-block.c) */
+        bool block_lock_libvirt_away_told;      /* ... and libvirt is away: said once */
         KernelPolicy kernel_policy;     /* in force: KernelPolicy= or what auto detected */
         sd_event_source *budget_defer;          /* a budget check is due this iteration */
         char *budget_key;                       /* the last check's outcome: warned once per change */
@@ -116,10 +118,16 @@ void manager_on_cycle_domain(Manager *m, const char *name, const char *uuid, con
 /* With OnlineCPUs=yes, bring one CPU online in every package that has none. */
 void manager_ensure_cpus_online(Manager *m);
 /* Rebuild the block lock from TDs that refuse sleep, the operator's hold and the stop
- * budget (manager-block.c). */
+ * budget (manager-block.c). A lock kept across a crash is not released before
+ * manager_decide_block_lock(). */
 void manager_refresh_block_lock(Manager *m);
 /* A running d whose action is refuse keeps sleep blocked. */
 bool manager_domain_refuses(Manager *m, const Domain *d);
+/* Everything the block lock depends on is known (the hold restored, libvirt's table read,
+ * the stop budget checked): a lock kept across a crash is kept, replaced or released. */
+void manager_decide_block_lock(Manager *m);
+/* libvirt's first connection failed: say once that a lock kept across a crash stays. */
+void manager_block_lock_libvirt_away(Manager *m);
 
 /* The control socket (manager-varlink.c): bind or adopt it, serve it, free it. */
 int manager_varlink_start(Manager *m);
