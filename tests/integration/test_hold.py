@@ -5,9 +5,10 @@ by itself with forUSec, also when the end passed while tdsleepd was down; held e
 the disk refuses to store it, and said so."""
 import json
 import os
+import re
 import time
 
-from tdsleeptest import TDSleepTestCase, now, wait_until
+from tdsleeptest import LogindMock, TDSleepTestCase, now, wait_until
 from controltest import IFACE, params, vcall
 
 HOLD_FILE = "hold.json"
@@ -64,6 +65,8 @@ class HoldThatLasts(TDSleepTestCase):
             stored = json.load(f)
         self.assertEqual((stored["reason"], stored["sinceUSec"], stored["pid"]), (reason, info["sinceUSec"], os.getpid()))
 
+        self._crash_keeps_the_block_lock(reason, info)
+
         self.d.stop()
         wait_until(lambda: not self.block_locks(), 10, "the block lock to go with tdsleepd")
         self.start(self.d)
@@ -82,6 +85,67 @@ class HoldThatLasts(TDSleepTestCase):
         self.assertIsNone(self.status()["holdInfo"])
         self.assertNotIn("Restored the operator's hold", self.d.stderr())
         self.assertEqual(self.block_locks(), [])
+
+    def block_inhibit_calls(self):
+        return [c for c in self.mock.inhibit_calls() if c[3] == "block"]
+
+    def stored_names(self):
+        return sorted(n for n, _ in self.d.notify.stored())
+
+    def _restart_after_crash(self, while_down=None):
+        """SIGKILL, then a restart with the fd store handed back: logind must list a block
+        lock of ours at every look until the new run has decided."""
+        self.d.kill9()
+        if while_down:
+            while_down()
+        self.d.start(wait=False)
+        decided = re.compile(r"Decided after the restart")
+        while True:
+            # Look first, then read the log: a lock missing before the decision was logged
+            # was missing before the decision.
+            locks = self.block_locks()
+            if decided.search(self.d.stderr()):
+                break
+            self.assertTrue(locks, "no block lock between the crash and the decision:\n" + self.d.stderr())
+            self.assertTrue(self.d.alive(), self.d.stderr())
+        self.d.wait_ready()
+        self.assertIn("Kept the sleep block lock across the restart", self.d.stderr())
+
+    def _crash_keeps_the_block_lock(self, reason, info):
+        """The block lock lives in systemd's fd store (here the harness's): a crash keeps
+        it, and the restarted daemon adopts it and, having decided, keeps it as it is."""
+        wait_until(lambda: self.stored_names() == ["block-inhibitor", "delay-inhibitor"], 5,
+                   "the block lock in the fd store")
+        held, n_calls = self.block_locks(), len(self.block_inhibit_calls())
+        self._restart_after_crash()
+        self.d.wait_log(r"Decided after the restart: keeping the sleep block lock kept across the restart: "
+                        r"Held by the operator: firmware update", 10)
+        self.assertEqual(self.block_locks(), held, "the same lock, kept")
+        self.assertEqual(len(self.block_inhibit_calls()), n_calls, "Inhibit(block) again: the kept lock was dropped")
+        self.assertEqual(self.status()["holdInfo"], info, "the hold still shows after the restart")
+        self.assertEqual(self.status()["blockLock"], held[0][2])
+
+        # logind restarted while tdsleepd was down, and forgot the lock: it is taken again
+        # (the hold's) before the decision.
+        self.d.kill9()
+        self.mock.kill()
+        self.mock = LogindMock(self.bus, os.path.join(self.dir, "logind-mock-2.log")).start()
+        self.d.start()
+        self.d.wait_log(r"logind does not know our block lock any more: taking it again", 10)
+        self.d.wait_log(r"Decided after the restart: sleep stays blocked, now because: Held by the operator: "
+                        r"firmware update", 10)
+        locks = wait_until(self.block_locks, 5, "the block lock taken again")
+        self.assertIn(reason, locks[0][2])
+        self.assertEqual(len(self.block_inhibit_calls()), 1, "one Inhibit(block) on the new logind")
+
+        # The hold went while tdsleepd was down: the kept lock stays until the decision,
+        # which releases it (and drops it from the fd store).
+        self._restart_after_crash(lambda: os.rename(self.hold_path(), self.hold_path() + ".away"))
+        self.d.wait_log(r"Decided after the restart, .*: nothing refuses sleep now; releasing the sleep block "
+                        r"lock kept across the restart", 10)
+        wait_until(lambda: not self.block_locks(), 5, "the kept block lock released after the decision")
+        self.assertEqual(self.stored_names(), ["delay-inhibitor"])
+        os.rename(self.hold_path() + ".away", self.hold_path())
 
     def test_hold_for_ends_by_itself(self):
         self.start()
