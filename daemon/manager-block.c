@@ -103,6 +103,6 @@ void manager_block_lock_libvirt_away(Manager *m) {
         m->block_lock_libvirt_away_told = true;
         log_warning("libvirt is not there: the sleep block lock kept across the restart stays until tdsleepd has "
                     "seen libvirt's TDs (a TD runs on without libvirtd, and a running tdsleepd keeps sleep blocked "
-                    "on its last view of them too). 'systemctl restart tdsleepd' drops the kept lock: a stop "
-                    "empties the fd store");
+                    "on its last view of them too). To drop the kept lock: 'systemctl stop tdsleepd' (a stop "
+                    "empties systemd's fd store; a restart keeps it), then start it again");
 }
