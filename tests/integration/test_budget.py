@@ -90,6 +90,16 @@ class Budget(TDSleepTestCase):
         (b,) = d.call("Plan", {"operation": "suspend"})["budgets"]
         self.assertEqual((b["fits"], b["overBudget"], b["stopWindowMaxUSec"]), (False, "block", None))
         self.assertEqual(d.status()["blockLock"], lock[2])
+        # A crash keeps the lock (fd store) until the restarted daemon has listed the TDs
+        # and checked the budget again: then the same lock stays, not taken again.
+        n_block = len([c for c in self.mock.inhibit_calls() if c[3] == "block"])
+        d.kill9()
+        d.start()
+        d.wait_log(r"Decided after the restart: keeping the sleep block lock kept across the restart: TDs cannot "
+                   r"be stopped in time", 10)
+        self.assertIn("Kept the sleep block lock across the restart", d.stderr())
+        self.assertEqual(self.block_locks(), [lock])
+        self.assertEqual(len([c for c in self.mock.inhibit_calls() if c[3] == "block"]), n_block)
         # A third TD changes the numbers but not the outcome: no second warning. With
         # only it left running, the budget fits.
         self.tds(1, tag="late")
