@@ -101,7 +101,7 @@ void logind_block_listed(Logind *l, unsigned n_listed, const char *why) {
 
         /* Two listed: a crash cut a replace short. Which fd is which, logind does not say;
          * the first decision takes the lock again with its own why. */
-        if (!l->block_adopted || n_listed != 1 || !why || !streq(l->block_why, ADOPTED_WHY))
+        if (!l->block_adopted || n_listed != 1 || !why || (l->block_why && !streq(l->block_why, ADOPTED_WHY)))
                 return;
         copy = strdup(why);
         if (!copy)
