@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import re
+import threading
 import time
 
 import e2e
@@ -126,9 +127,66 @@ def sc_logind_restart_keeps_lock(c):
     restarts, so tdsleepd keeps its delay lock across a logind restart rather than
     closing it (which would open a window with no lock at all). Checked with real
     logind: the lock is still listed afterwards, tdsleepd says it kept it and did not
-    take a new one, and the next suspend still waits for it (TDs stopped first)."""
+    take a new one, and the next suspend still waits for it (TDs stopped first).
+    An operator's hold rides along: its block lock is kept across logind's restart, and
+    across the SIGKILL of tdsleepd that follows (the fd store keeps it too): logind lists
+    it at every look from the kill until the restarted daemon has decided, and the hold
+    still shows after the restart."""
     c.env.reset_power("s2idle [deep]")
     c.ready()
+    ctl = tdsleepctl_path(c)
+    c.ct.run([ctl, "hold", HOLD_REASON])
+    try:
+        return _logind_restart_keeps_lock(c, ctl)
+    finally:
+        c.ct.run([ctl, "release"], check=False)
+
+
+HOLD_REASON = "e2e: kept across restarts"
+
+
+def tdsleepctl_path(c):
+    ctl = next((d + "/tdsleepctl" for d in ("/usr/local/bin", "/usr/bin")
+                if os.access(c.env.tree.p(d + "/tdsleepctl"), os.X_OK)), None)
+    if ctl is None:
+        raise Skip("tdsleepctl is not installed in the tree")
+    return ctl
+
+
+def block_locks(c, check=True):
+    """tdsleepd's sleep block locks as logind lists them now (systemd-inhibit --list);
+    None when the listing failed (check=False)."""
+    r = c.ct.run(["systemd-inhibit", "--list", "--no-pager", "--no-legend"], check=check)
+    if r.returncode != 0:
+        return None
+    return [ln for ln in r.stdout.splitlines() if re.search(r"tdsleepd.*\bsleep\b.*\bblock\b", ln)]
+
+
+class BlockLockSampler:
+    """Looks at logind's inhibitors over and over (on a thread) until stopped: how many
+    looks, and the ones that found no block lock of tdsleepd."""
+
+    def __init__(self, c):
+        self.c, self.looks, self.empty, self.failed, self.stopping = c, 0, [], 0, False
+        self.thread = threading.Thread(target=self._run, name="block-locks", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopping:
+            t, found = time.time(), block_locks(self.c, check=False)
+            if found is None:       # systemd-inhibit itself failed: no look at all
+                self.failed += 1
+                continue
+            self.looks += 1
+            if not found:
+                self.empty.append(time.strftime("%H:%M:%S", time.localtime(t)) + ".%03d" % (int(t * 1000) % 1000))
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(30)
+
+
+def _logind_restart_keeps_lock(c, ctl):
     pid0 = c.ct.show("systemd-logind.service", "MainPID")
     mark = c.j.mark()
     c.ct.run(["systemctl", "restart", "systemd-logind.service"])
@@ -155,12 +213,34 @@ def sc_logind_restart_keeps_lock(c):
     lines = [ln for ln in inh.splitlines() if re.search(r"tdsleepd.*\bsleep\b.*\bdelay\b", ln)]
     if not lines:
         problems.append("after the restart logind lists no delay lock of tdsleepd:\n%s" % inh)
+    if not block_locks(c):
+        problems.append("after the restart logind lists no block lock of tdsleepd (the hold's):\n%s" % inh)
     # Kept also across a crash of tdsleepd right after: the fd store must still hold a copy
     # (systemd drops a stored fd on EPOLLERR, which a FIFO's writer gets when the old
     # logind closes the reading end).
     mark2 = c.j.mark()
-    c.ct.run(["systemctl", "kill", "-s", "KILL", "tdsleepd"])
-    c.j.wait(daemon_rx(r"tdsleepd \S+ running"), mark2, 30, "tdsleepd restarted after SIGKILL")
+    sampler = BlockLockSampler(c)
+    try:
+        c.ct.run(["systemctl", "kill", "-s", "KILL", "tdsleepd"])
+        c.j.wait(daemon_rx(r"tdsleepd \S+ running"), mark2, 30, "tdsleepd restarted after SIGKILL")
+        try:
+            c.j.wait(daemon_rx(r"Decided after the restart"), mark2, 15, "the restarted tdsleepd's decision")
+        except AssertionError as e:
+            problems.append(str(e))     # and what the looks saw meanwhile, below
+    finally:
+        sampler.stop()
+    if sampler.empty or sampler.looks < 3:
+        problems.append("logind listed no block lock of tdsleepd at %d of %d looks between the SIGKILL and the "
+                        "restarted daemon's decision (at %s; %d listings failed)" % (
+                            len(sampler.empty), sampler.looks, ", ".join(sampler.empty[:5]), sampler.failed))
+    for rx in (r"Kept the sleep block lock across the restart",
+               r"Decided after the restart: keeping the sleep block lock kept across the restart: "
+               r"Held by the operator: " + re.escape(HOLD_REASON)):
+        if not c.j.select(daemon_rx(rx), mark2):
+            problems.append("the restarted tdsleepd never said \"%s\"" % rx)
+    st = json.loads(c.ct.run([ctl, "--json", "status"], check=False).stdout or "{}")
+    if st.get("status", st).get("hold") != HOLD_REASON:
+        problems.append("the hold does not show after the restart: %s" % st)
     tdpid2 = c.ct.show("tdsleepd.service", "MainPID")
     if tdpid2 == tdpid:
         problems.append("tdsleepd was not restarted after SIGKILL (MainPID %s)" % tdpid)
@@ -171,11 +251,13 @@ def sc_logind_restart_keeps_lock(c):
     if problems:
         raise AssertionError("\n".join(problems))
     # the restored lock is a live one: the next suspend still waits for the TDs
+    c.ct.run([ctl, "release"])
     c.ready()
     w = c.start("suspend")
     c.wait_sleep_unit(w)
     c.wait_resumed(w)
-    return "logind %s -> %s, lock kept (%s); %s" % (pid0, pid1, lines[0], c.assert_stopped_then_started(w))
+    return "logind %s -> %s, lock kept (%s); block lock listed at all %d looks across tdsleepd's SIGKILL; %s" % (
+        pid0, pid1, lines[0], sampler.looks, c.assert_stopped_then_started(w))
 
 
 METRICS_DIR = "/var/lib/prometheus/node-exporter"      # Debian's node_exporter textfile dir
@@ -192,10 +274,7 @@ def sc_metrics(c):
     """tdsleepctl metrics after a real suspend counts the cycle, and tdsleepd writes the
     same text to MetricsTextfile= in node_exporter's directory, made writable with the
     drop-in tdsleepd.conf(5) documents (ReadWritePaths= under ProtectSystem=strict)."""
-    ctl = next((d + "/tdsleepctl" for d in ("/usr/local/bin", "/usr/bin")
-                if os.access(c.env.tree.p(d + "/tdsleepctl"), os.X_OK)), None)
-    if ctl is None:
-        raise Skip("tdsleepctl is not installed in the tree")
+    ctl = tdsleepctl_path(c)
     conf_dropin = c.env.config_path() + ".d/metrics.conf"
     c.ct.run(["mkdir", "-p", METRICS_DIR])
     c.ct.write(METRICS_UNIT_DROPIN, "[Service]\nReadWritePaths=%s\n" % METRICS_DIR)
