@@ -9,29 +9,16 @@
 #include "fdstore.h"
 #include "log.h"
 #include "messages.h"
-#include "record.h"
+#include "record-internal.h"
 
 /* The state file's own limit: a copy in the fd store is the same text. */
 #define RECORD_TEXT_MAX (64 * 1024 * 1024)
 #define MARKER_TEXT_MAX 4096
-/* The marker names the cycle whose file is stuck on disk, the one just finished, and a few
- * older ones in case a file could not be read to learn its id. */
-#define FINISHED_MAX 8
 
 /* At crit, with the MESSAGE_ID an operator looks for when the record is in danger. */
 #define log_degraded_errno(e, ...) \
         log_internal(LOG_CRIT, (e), ((const char *[]) { MESSAGE_RECORD_DEGRADED, NULL }), __VA_ARGS__)
 
-struct Record {
-        char *dir;
-        FdStoreSlot copy;               /* the record, when the disk refused it */
-        FdStoreSlot marker;             /* the cycles that are finished though a file may remain */
-        char finished[FINISHED_MAX][ID128_STRING_MAX];
-        size_t n_finished;
-        char disk_cycle_id[ID128_STRING_MAX];   /* whose file is on disk; "" if none or not known */
-        uint64_t generation;            /* the highest seen: every copy written goes above it */
-        bool degraded;
-};
 
 int record_new(const char *dir, Record **ret) {
         _cleanup_(record_freep) Record *r = calloc(1, sizeof(Record));
@@ -54,6 +41,7 @@ Record *record_free(Record *r) {
                 return NULL;
         fdstore_slot_done(&r->copy);
         fdstore_slot_done(&r->marker);
+        record_failed_names_done(r);
         free(r->dir);
         return mfree(r);
 }

@@ -438,6 +438,18 @@ static void test_failed_xml(void **state) {
         assert_int_equal(access(path, F_OK), -1);
         record_forget_failed_xml(r, UUID_A);                                  /* already gone: fine */
         record_forget_failed_xml(r, "../../etc/passwd");                       /* not a uuid: ignored */
+
+        /* A file kept by an earlier process is found (the directory is read once) ... */
+        assert_int_equal(record_keep_failed_xml(r, &s.domains[0], NULL), 0);
+        r = record_free(r);
+        assert_int_equal(record_new(f->state_dir, &r), 0);
+        record_forget_failed_xml(r, UUID_A);
+        assert_int_equal(access(path, F_OK), -1);
+        /* ... and after that only what tdsleepd itself keeps is removed: a start does
+         * not look for a file it knows is not there. */
+        assert_int_equal(write_file(f->state_dir, RECORD_FAILED_DIR "/" UUID_A ".xml", "by hand"), 0);
+        record_forget_failed_xml(r, UUID_A);
+        assert_int_equal(access(path, F_OK), 0);
 }
 
 int main(void) {
