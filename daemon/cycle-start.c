@@ -189,7 +189,10 @@ void job_start_done(Cycle *c, Job *j, int r, const char *error) {
         } else if (r < 0)
                 job_start_failed(c, j, error);
         else {
-                log_job(c, j, LOG_INFO, MESSAGE_TD_STARTED, "Started TD %s again (%.2fs)", sd->name,
+                /* At debug: the TD's outcome entry at the end of the cycle (the one
+                 * `tdsleepctl history` reads) says it at info, and a resume of a thousand
+                 * TDs would write two lines per TD while it competes for the CPU. */
+                log_job(c, j, LOG_DEBUG, MESSAGE_TD_STARTED, "Started TD %s again (%.2fs)", sd->name,
                         (double) (cycle_now(c) - j->submitted_usec) / USEC_PER_SEC);
                 sd->started = true;
                 /* A STARTED that came while it was in flight is taken as ours (it nearly
