@@ -81,7 +81,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sigterm_source);
         sd_event_source_disable_unref(m->sigint_source);
         sd_event_source_disable_unref(m->sighup_source);
-        sd_event_source_disable_unref(m->status_defer);
+        sd_event_source_disable_unref(m->status_timer);
         sd_event_source_disable_unref(m->budget_defer);
         sd_event_source_disable_unref(m->metrics_defer);
         sd_bus_flush_close_unref(m->bus);
@@ -205,21 +205,6 @@ int manager_start_logind(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up logind: %s", STRERROR(r));
         return 0;
-}
-
-static int on_status_defer(sd_event_source *s, void *userdata) {
-        Manager *m = userdata;
-
-        m->status_defer = sd_event_source_disable_unref(m->status_defer);
-        manager_update_status(m);
-        return 0;
-}
-
-/* After domain events, one STATUS per loop iteration: a thousand TDs stopping would
- * otherwise send a thousand notifications. Phase and lock changes go out at once. */
-static void manager_update_status_soon(Manager *m) {
-        if (!m->status_defer && sd_event_add_defer(m->event, &m->status_defer, on_status_defer, m) < 0)
-                manager_update_status(m);
 }
 
 static void manager_on_domain_event(void *userdata, Domain *d, int event, int detail) {

@@ -54,7 +54,8 @@ typedef struct Manager {
         sd_event_source *sighup_source;
         char *last_status;                      /* the last STATUS= sent */
         char *last_status_details;              /* what no phase or cpus event tells of it */
-        sd_event_source *status_defer;          /* a STATUS update is due this iteration */
+        sd_event_source *status_timer;          /* a STATUS update is due (manager-status.c) */
+        uint64_t status_sent_usec;              /* CLOCK_MONOTONIC of the last update sent */
         unsigned refusing;                      /* running TDs whose action is refuse */
         bool block_lock_undecided;              /* a block lock kept across a crash, not decided on yet (manager-block.c) */
         bool block_lock_libvirt_away_told;      /* ... and libvirt is away: said once */
@@ -180,5 +181,8 @@ unsigned manager_count_running_tds(Manager *m);
 void manager_update_status(Manager *m);
 /* The same when the phase changed: the phase event that follows carries the line. */
 void manager_update_status_for_phase(Manager *m);
+/* The same after domain events: at the end of this loop iteration, and at most every
+ * 100 ms while changes keep coming (a resume of a thousand TDs). */
+void manager_update_status_soon(Manager *m);
 /* The status line last sent (without "STATUS="), NULL before the first. */
 const char *manager_status_line(const Manager *m);
