@@ -44,7 +44,7 @@ static int read_power(Manager *m, bool apply_policy, PowerPicture *ret, KernelPo
         int r;
 
         if (apply_policy) {
-                r = manager_apply_kernel_policy(m, ret);
+                r = manager_kernel_picture(m, ret);
                 *ret_policy = m->kernel_policy;
                 return r;
         }
@@ -183,6 +183,7 @@ static int op_write_mem_sleep(void *userdata, MemSleep mem_sleep) {
         Manager *m = userdata;
         int r = power_write_mem_sleep(m->sysfs_root, mem_sleep);
 
+        manager_kernel_picture_stale(m);        /* (inotify says so too, but later) */
         if (r < 0)
                 log_error_errno(r, "Failed to write %s to /sys/power/mem_sleep: %s",
                                 mem_sleep_to_string(mem_sleep), STRERROR(r));

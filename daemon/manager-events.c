@@ -130,6 +130,7 @@ void manager_on_cycle_phase(Manager *m) {
         json_object *e;
 
         manager_metrics_changed(m);
+        manager_kernel_picture_stale(m);        /* a new step */
         /* The phase event carries the new status line: no status event for this change. */
         manager_update_status_for_phase(m);
         if (cycle_phase(m->cycle) == CYCLE_PHASE_IDLE)

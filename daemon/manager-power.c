@@ -10,6 +10,7 @@
 #include "manager.h"
 #include "messages.h"
 #include "policy.h"
+#include "power-watch.h"
 
 /* ---- the kernel's policy ---- */
 
@@ -59,9 +60,35 @@ int manager_apply_kernel_policy(Manager *m, PowerPicture *ret) {
                 if (policy == KERNEL_POLICY_EXCLUSIVE)
                         manager_keep_s2idle(m, &p);
         }
+        m->power = p;
+        m->power_result = r;
+        m->power_fresh = true;
         if (ret)
                 *ret = p;
         return r;
+}
+
+int manager_kernel_picture(Manager *m, PowerPicture *ret) {
+        if (!m->power_fresh)
+                return manager_apply_kernel_policy(m, ret);
+        *ret = m->power;
+        return m->power_result;
+}
+
+void manager_kernel_picture_stale(Manager *m) {
+        m->power_fresh = false;
+}
+
+static void on_power_changed(void *userdata) {
+        manager_kernel_picture_stale(userdata);
+}
+
+int manager_start_power_watch(Manager *m) {
+        int r = power_watch_new(m->event, m->sysfs_root, on_power_changed, m, &m->power_watch);
+
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the kernel's sleep picture: %s", STRERROR(r));
+        return 0;
 }
 
 /* ---- CPU packages ---- */

@@ -99,7 +99,11 @@ int method_begin(Varlink *link, Manager *m, bool change, json_object *params,
                         const VarlinkDispatchField table[], void *userdata) {
         int r = verify_caller(link, m, change);
 
-        return r < 0 ? r : varlink_dispatch(link, params, table, userdata);
+        if (r < 0)
+                return r;
+        if (change)     /* Prepare, Resume, Drain, Restore, Reload, Hold: maybe a new step */
+                manager_kernel_picture_stale(m);
+        return varlink_dispatch(link, params, table, userdata);
 }
 
 const VarlinkDispatchField no_parameters[] = { { NULL, json_type_null, NULL, 0, 0 } };

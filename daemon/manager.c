@@ -13,6 +13,7 @@
 #include "manager.h"
 #include "messages.h"
 #include "policy.h"
+#include "power-watch.h"
 #include "time-util.h"
 #include "virt-event.h"
 #include "build-config.h"
@@ -73,6 +74,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->cycle_timer);
         free(m->plan_domains);
         cpus_free(m->cpus);
+        power_watch_free(m->power_watch);
         logind_free(m->logind);
         if (!abandon) {
                 virt_free(m->virt);
@@ -164,6 +166,7 @@ int manager_reload(Manager *m, char **ret_error) {
 static void manager_on_prepare_for_sleep(void *userdata, bool start) {
         Manager *m = userdata;
 
+        manager_kernel_picture_stale(m);        /* a new step */
         if (start) {
                 log_info("logind: PrepareForSleep(true)");
                 cycle_prepare_for_sleep(m->cycle);
@@ -176,6 +179,7 @@ static void manager_on_prepare_for_sleep(void *userdata, bool start) {
 static void manager_on_logind_changed(void *userdata, bool present, bool preparing_for_sleep) {
         Manager *m = userdata;
 
+        manager_kernel_picture_stale(m);        /* a cycle may be taken over */
         if (present) {
                 manager_check_budget_soon(m);
                 manager_refresh_block_lock(m);
@@ -232,6 +236,7 @@ static void manager_on_libvirt_changed(void *userdata) {
         if (m->exiting)
                 return;
 
+        manager_kernel_picture_stale(m);        /* the engine may plan again */
         cycle_on_libvirt(m->cycle, virt_is_connected(m->virt));
         if (virt_is_connected(m->virt)) {
                 manager_refresh_block_lock(m);
@@ -389,6 +394,9 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return r;
         manager_apply_kernel_policy(m, NULL);
+        r = manager_start_power_watch(m);
+        if (r < 0)
+                return r;
         r = manager_start_cpus(m);
         if (r < 0)
                 return r;

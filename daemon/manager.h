@@ -60,6 +60,12 @@ typedef struct Manager {
         bool block_lock_undecided;              /* a block lock kept across a crash, not decided on yet (manager-block.c) */
         bool block_lock_libvirt_away_told;      /* ... and libvirt is away: said once */
         KernelPolicy kernel_policy;     /* in force: KernelPolicy= or what auto detected */
+        /* The kernel's picture the engine sees, read again only when it may have changed
+         * (manager-power.c; docs/DESIGN.md, "The kernel's picture"). */
+        struct PowerWatch *power_watch;
+        PowerPicture power;
+        int power_result;                       /* of the read: 0, or negative errno */
+        bool power_fresh;                       /* nothing said it changed since the read */
         sd_event_source *budget_defer;          /* a budget check is due this iteration */
         char *budget_key;                       /* the last check's outcome: warned once per change */
         char *budget_block_why;                 /* the budget cannot fit: sleep is refused (manager-budget.c) */
@@ -109,8 +115,17 @@ void manager_plan_domain(Manager *m, const Domain *d, PlanDomain *ret);
 
 /* Re-read the kernel's picture and apply the kernel policy: under exclusive, keep s2idle
  * selected in mem_sleep (S3 would fail late). Fills *ret if given; negative errno when
- * the picture could not be read. */
+ * the picture could not be read. The picture is kept for manager_kernel_picture(). */
 int manager_apply_kernel_policy(Manager *m, PowerPicture *ret);
+/* The same, but the kept picture while nothing said it may have changed: the engine
+ * observes before every kick of a resume, and sysfs does not change with each start. */
+int manager_kernel_picture(Manager *m, PowerPicture *ret);
+/* The picture may have changed (a new step, a reload, a watched file): read it again
+ * at the next manager_kernel_picture(). */
+void manager_kernel_picture_stale(Manager *m);
+/* Watch what the picture is made of (power-watch.h); a watch that cannot be set up is
+ * no error: every new step reads the picture again anyway. */
+int manager_start_power_watch(Manager *m);
 
 /* The cycle's phase changed / one of its TDs changed state: tell subscribers and
  * waiting Prepare calls (manager-varlink.c). */

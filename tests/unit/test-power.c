@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "power-watch.h"
 #include "power.h"
 #include "test-util.h"
 
@@ -226,6 +227,40 @@ static void test_write_mem_sleep(void **state) {
         assert_int_equal(power_write_mem_sleep(t->root, _MEM_SLEEP_INVALID), -EINVAL);
 }
 
+static void count_change(void *userdata) {
+        (*(unsigned *) userdata)++;
+}
+
+/* What the daemon reads the picture again for: a label written into mem_sleep, and below
+ * a fake root a changed file in proc/ (swaps). Reading changes nothing. */
+static void test_watch(void **state) {
+        Tree *t = *state;
+        _cleanup_(freep) char *text = NULL;
+        sd_event *e = NULL;
+        PowerWatch *w = NULL;
+        unsigned changes = 0;
+
+        put(t, "sys/power/mem_sleep", "[s2idle] deep\n");
+        put(t, "proc/swaps", SWAPS_HEADER);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(power_watch_new(e, t->root, count_change, &changes, &w), 0);
+        assert_int_equal(power_read_file(t->root, "/sys/power/mem_sleep", &text), 0);
+        while (sd_event_run(e, 0) > 0)
+                ;
+        assert_int_equal(changes, 0);
+        assert_int_equal(power_write_mem_sleep(t->root, MEM_SLEEP_DEEP), 0);
+        while (sd_event_run(e, 0) > 0)
+                ;
+        assert_true(changes > 0);
+        changes = 0;
+        put(t, "proc/swaps", SWAPS_HEADER "/dev/vda2 partition 4194300 0 -2\n");
+        while (sd_event_run(e, 0) > 0)
+                ;
+        assert_true(changes > 0);
+        power_watch_free(w);
+        sd_event_unref(e);
+}
+
 static void test_string_tables(void **state) {
         assert_string_equal(mem_sleep_to_string(MEM_SLEEP_SHALLOW), "shallow");
         assert_int_equal(mem_sleep_from_string("deep"), MEM_SLEEP_DEEP);
@@ -246,6 +281,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_read_errors, tree_setup, tree_teardown),
                 cmocka_unit_test_setup_teardown(test_read_file, tree_setup, tree_teardown),
                 cmocka_unit_test_setup_teardown(test_write_mem_sleep, tree_setup, tree_teardown),
+                cmocka_unit_test_setup_teardown(test_watch, tree_setup, tree_teardown),
                 cmocka_unit_test(test_string_tables),
         };
 
