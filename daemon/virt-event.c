@@ -20,7 +20,10 @@
  * not thread-safe, so only the loop thread touches it: a hook records what libvirt wants
  * in the Hook under the lock and marks it dirty; the loop thread applies dirty hooks,
  * at once when the hook ran on it, else after a write to the wake-up eventfd, as
- * libvirt's own poll loop does with its wake-up pipe (vireventpoll.c). Callbacks run on
+ * libvirt's own poll loop does with its wake-up pipe (vireventpoll.c); one write until
+ * the loop drains it, since the loop applies every dirty hook then (a resume of a
+ * thousand TDs has libvirt's workers change the socket's watch several times per
+ * start, and each write was a wake-up of the loop). Callbacks run on
  * the loop thread without the lock (they call the hooks again); a Hook is freed only on
  * the loop thread, on the iteration after its removal, so a callback's Hook stays. */
 
@@ -44,6 +47,7 @@ static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
 static sd_event *hook_loop;
 static pthread_t loop_thread;
 static int wake_fd = -1;
+static bool wake_pending;               /* written, not drained yet: the loop will apply */
 static sd_event_source *wake_source;
 static Hook *hooks;
 static int next_id = 1;
@@ -215,6 +219,7 @@ static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
         (void) !read(fd, &n, sizeof n);
         pthread_mutex_lock(&hook_lock);
+        wake_pending = false;   /* a change after this needs a write of its own */
         hooks_apply_locked();
         pthread_mutex_unlock(&hook_lock);
         return 0;
@@ -227,8 +232,8 @@ static void hook_changed_locked(Hook *h) {
         h->dirty = true;
         if (pthread_equal(pthread_self(), loop_thread))
                 hook_apply(h);
-        else
-                (void) !write(wake_fd, &one, sizeof one);
+        else if (!wake_pending)
+                wake_pending = write(wake_fd, &one, sizeof one) == sizeof one;
 }
 
 /* ---- the hooks (any thread) ---- */
@@ -355,4 +360,5 @@ void virt_event_unregister(void) {
         if (wake_fd >= 0)
                 close(wake_fd);
         wake_fd = -1;
+        wake_pending = false;
 }
