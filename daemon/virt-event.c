@@ -34,6 +34,7 @@ typedef struct Hook {
         int events;                     /* watches: VIR_EVENT_HANDLE_* wanted */
         int frequency_ms;               /* timers: -1 off, 0 every iteration, >0 period */
         sd_event_source *source;        /* loop thread only */
+        sd_event_source *now_source;    /* timers due every iteration: a defer source */
         virEventHandleCallback handle_cb;
         virEventTimeoutCallback timeout_cb;
         void *opaque;
@@ -104,11 +105,27 @@ static int on_handle_io(sd_event_source *s, int fd, uint32_t revents, void *user
         return 0;
 }
 
-/* Arm a timer for its next expiry; frequency 0 means "on the next iteration". */
+static int on_timer_now(sd_event_source *s, void *userdata);
+
+/* Frequency 0 means "on the next iteration": libvirt delivers each queued domain event
+ * through one, so a resume of a thousand TDs sets it a thousand times. A defer source
+ * does that without re-arming the loop's timerfd and reading it back. */
+static int timer_arm_now(Hook *h) {
+        (void) sd_event_source_set_enabled(h->source, SD_EVENT_OFF);
+        if (!h->now_source)
+                return sd_event_add_defer(hook_loop, &h->now_source, on_timer_now, h);
+        return sd_event_source_set_enabled(h->now_source, SD_EVENT_ONESHOT);
+}
+
+/* Arm a timer for its next expiry. */
 static int timer_arm(Hook *h) {
         uint64_t now = 0;
         int r;
 
+        if (h->frequency_ms == 0)
+                return timer_arm_now(h);
+        if (h->now_source)
+                (void) sd_event_source_set_enabled(h->now_source, SD_EVENT_OFF);
         if (h->frequency_ms < 0)
                 return sd_event_source_set_enabled(h->source, SD_EVENT_OFF);
         r = sd_event_now(hook_loop, CLOCK_MONOTONIC, &now);
@@ -120,8 +137,7 @@ static int timer_arm(Hook *h) {
         return sd_event_source_set_enabled(h->source, SD_EVENT_ONESHOT);
 }
 
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Hook *h = userdata;
+static void timer_fire(Hook *h) {
         virEventTimeoutCallback cb;
         void *opaque;
         int id;
@@ -136,6 +152,15 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         pthread_mutex_unlock(&hook_lock);
         if (cb)
                 cb(id, opaque);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        timer_fire(userdata);
+        return 0;
+}
+
+static int on_timer_now(sd_event_source *s, void *userdata) {
+        timer_fire(userdata);
         return 0;
 }
 
@@ -158,6 +183,7 @@ static int on_deferred_free(sd_event_source *s, void *userdata) {
         hook_unlink(h);
         pthread_mutex_unlock(&hook_lock);
         sd_event_source_disable_unref(h->source);
+        sd_event_source_disable_unref(h->now_source);
         if (h->ff)
                 h->ff(h->opaque);
         free(h);
@@ -182,6 +208,7 @@ static void hook_apply(Hook *h) {
                 /* The defer source takes the place of the watch; freeing h frees it too.
                  * If it cannot be created, h stays on the list and is freed at exit. */
                 h->source = sd_event_source_disable_unref(h->source);
+                h->now_source = sd_event_source_disable_unref(h->now_source);
                 if (sd_event_add_defer(hook_loop, &h->source, on_deferred_free, h) < 0 &&
                     sd_event_get_state(hook_loop) != SD_EVENT_FINISHED)
                         log_debug("Failed to defer freeing libvirt hook %d", h->id);
@@ -352,6 +379,7 @@ void virt_event_unregister(void) {
 
                 list = h->next;
                 sd_event_source_disable_unref(h->source);
+                sd_event_source_disable_unref(h->now_source);
                 if (h->ff)
                         h->ff(h->opaque);
                 free(h);
