@@ -160,6 +160,10 @@ static int on_budget_defer(sd_event_source *s, void *userdata) {
 void manager_check_budget_soon(Manager *m) {
         if (!m->event || m->budget_defer)
                 return;
+        /* The check waits for idle, and the phase's return to idle asks for it: no loop
+         * iteration per domain event of a cycle (a thousand in a resume). */
+        if (m->cycle && cycle_phase(m->cycle) != CYCLE_PHASE_IDLE)
+                return;
         if (sd_event_add_defer(m->event, &m->budget_defer, on_budget_defer, m) < 0)
                 manager_check_budget(m);
 }
