@@ -31,7 +31,7 @@ class StartEdges:
         self.assertEqual(st, {ACPI: "shutoff", F1: "shutoff", F2: "shutoff", TR: None})
         back_f1 = self.move_initrd(F1)
         self.move_initrd(F2)
-        self.move_initrd(TR)
+        back_tr = self.move_initrd(TR)
         t1 = now()
         self.mock.prepare_for_sleep(False)
         d.wait_log(r"Failed to start TD %s again \(attempt 1 of 2\)" % F1, 30)
@@ -56,6 +56,14 @@ class StartEdges:
         if os.path.isdir(os.path.join(d.state_dir, "failed")) or "Failed to keep the XML" not in log_text:
             self.assertTrue(os.path.exists(kept), "the transient TD's XML is not in %s" % kept)
             self.assertIn(tr_uuid, open(kept).read())
+            # The operator re-creates it from the file: it runs again, and the file goes
+            # (tdsleepd removes only the files it knows of).
+            back_tr()
+            t2 = now()
+            with open(kept) as f:
+                self.lv.qemu.createXML(f.read(), 0)
+            self.events.wait(TR, "STARTED", 30, since=t2)
+            wait_until(lambda: not os.path.exists(kept), 10, "%s removed once %s runs again" % (kept, TR))
         else:
             log("NOTE: no %s on this tree (record_keep_failed_xml is a stub): %s" %
                 (kept, [line for line in log_text.splitlines() if "keep the XML" in line]))
