@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The actions on one domain. shutdown, destroy, start and reading the XML run on the executor's workers:
  * the loop thread takes references to the connection and the domain, a worker makes the
- * RPCs, and the loop thread gets the result. Only libvirt objects (whose reference
- * counts and calls libvirt makes thread-safe) and the request itself cross threads. */
+ * RPCs (on a connection of its own when it has one: virt-pool.h; else on those), and
+ * the loop thread gets the result. Only libvirt objects (whose reference counts and
+ * calls libvirt makes thread-safe), the pool and the request itself cross threads. */
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -11,10 +12,14 @@
 
 #include "log.h"
 #include "virt-internal.h"
+#include "virt-pool.h"
 
 typedef struct VirtRequest {
         ExecutorJob job;                /* first: the executor hands back &job */
         VirtAction action;
+        VirtPool *pool;                 /* outlives the executor's jobs (virt_free) */
+        uint64_t generation;            /* the main connection's, at submission */
+        char pool_error[256];           /* a worker connection failed to open: why */
         virConnectPtr conn;             /* a reference of the request's own */
         virDomainPtr dom;               /* a reference, or NULL: looked up by uuid */
         char uuid[UUID_STRING_MAX];
@@ -102,12 +107,36 @@ static int request_run_action(VirtRequest *q) {
         }
 }
 
+/* The action on the worker's own connection c: the domain looked up there (one more
+ * RPC, that the one on the main connection cannot spare: a handle belongs to its
+ * connection). */
+static int request_run_on(VirtRequest *q, virConnectPtr c) {
+        virConnectPtr main_conn = q->conn;
+        virDomainPtr main_dom = q->dom;
+        int r;
+
+        q->conn = c;
+        q->dom = NULL;
+        r = request_run_action(q);
+        if (q->dom)
+                virDomainFree(q->dom);
+        q->conn = main_conn;
+        q->dom = main_dom;
+        return r;
+}
+
 static void request_run(ExecutorJob *j) {
         VirtRequest *q = (VirtRequest *) j;
+        virConnectPtr own;
 
         if (q->result < 0)
                 return;
-        q->result = request_run_action(q);
+        own = virt_pool_take(q->pool, q->generation, q->pool_error, sizeof q->pool_error);
+        if (own) {
+                q->result = request_run_on(q, own);
+                virt_pool_give(q->pool, own, q->generation);
+        } else
+                q->result = request_run_action(q);
         if (q->result < 0)
                 snprintf(q->error, sizeof q->error, "%s", virt_last_error());
         /* Dropped here, not on the loop: the last reference of a closed connection may
@@ -130,6 +159,9 @@ static void request_done(ExecutorJob *j) {
                         virDomainFree(q->dom);
                 virConnectClose(q->conn);
         }
+        if (q->pool_error[0])
+                log_notice("Failed to open a worker's own connection to libvirt, using the main one: %s",
+                           q->pool_error);
         q->done(q->userdata, q->id, q->result, q->result < 0 ? q->error : NULL,
                 q->action == VIRT_ACTION_GET_XML && q->result >= 0 ? q->xml : NULL);
         free(q->xml);
@@ -152,6 +184,8 @@ int virt_submit_action(Virt *v, Executor *x, VirtAction action, const char *uuid
         *q = (VirtRequest) {
                 .job = { .run = request_run, .done = request_done },
                 .action = action,
+                .pool = v->pool,
+                .generation = virt_pool_generation(v->pool),
                 .persistent = persistent,
                 .done = done,
                 .userdata = userdata,

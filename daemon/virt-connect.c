@@ -28,6 +28,7 @@ typedef struct ConnectJob {
         ExecutorJob job;                /* first: the executor hands back &job */
         Virt *v;                        /* only for the callbacks' opaque; read on the loop */
         char *uri;
+        char *resolved_uri;             /* what libvirt made of uri (an alias resolved) */
         virConnectPtr conn;
         int lifecycle_id, metadata_id;
         ConnectDomain *domains;
@@ -80,8 +81,10 @@ static void connect_run(ExecutorJob *j) {
         ConnectJob *q = (ConnectJob *) j;
 
         q->conn = virConnectOpen(q->uri);
-        if (q->conn)
+        if (q->conn) {
                 virt_keepalive_apply(q->conn, q->uri);
+                q->resolved_uri = virConnectGetURI(q->conn);
+        }
         q->result = q->conn ? connect_register(q) : errno_from_libvirt(NULL);
         if (q->result >= 0)
                 q->result = connect_list(q);
@@ -99,6 +102,7 @@ static void connect_job_free(ConnectJob *q) {
                         virDomainFree(q->domains[i].handle);
         }
         free(q->domains);
+        free(q->resolved_uri);
         free(q->uri);
         free(q);
 }
@@ -106,6 +110,7 @@ static void connect_job_free(ConnectJob *q) {
 /* Take the connection and its table over from the job (the handles move to the table). */
 static void virt_install(Virt *v, ConnectJob *q) {
         v->conn = TAKE_PTR(q->conn);
+        virt_pool_install(v->pool, q->resolved_uri);
         v->lifecycle_id = q->lifecycle_id;
         v->metadata_id = q->metadata_id;
         domains_clear(v);

@@ -52,6 +52,8 @@ static bool wake_pending;               /* written, not drained yet: the loop wi
 static sd_event_source *wake_source;
 static Hook *hooks;
 static int next_id = 1;
+/* This thread is opening a connection that must do without the loop (virt-pool.c). */
+static __thread bool refuse_watches;
 
 static Hook *hook_find(int id) {
         for (Hook *h = hooks; h; h = h->next)
@@ -282,6 +284,8 @@ static int hook_add(Hook *template) {
 }
 
 static int add_handle(int fd, int events, virEventHandleCallback cb, void *opaque, virFreeCallback ff) {
+        if (refuse_watches)
+                return -1;      /* libvirt's remote driver then does its I/O itself, unwatched */
         return hook_add(&(Hook) {
                 .fd = fd,
                 .events = events,
@@ -363,6 +367,10 @@ int virt_event_register(sd_event *e) {
         virEventRegisterImpl(add_handle, update_handle, remove_handle,
                              add_timeout, update_timeout, remove_timeout);
         return 0;
+}
+
+void virt_event_refuse_watches(bool refuse) {
+        refuse_watches = refuse;
 }
 
 void virt_event_unregister(void) {

@@ -5,6 +5,7 @@
  * (making one, on a worker) and virt-action.c (the actions). */
 
 #include "virt.h"
+#include "virt-pool.h"
 
 /* A lifecycle (event >= 0) or metadata (event < 0) event of a connection still being made. */
 typedef struct PendingEvent {
@@ -28,6 +29,7 @@ struct Virt {
         Executor *executor;
         char *uri;
         virConnectPtr conn;             /* installed on the loop thread, with its table */
+        VirtPool *pool;                 /* the workers' own connections to the same libvirtd */
         int lifecycle_id;
         int metadata_id;
         bool connecting;                /* a worker is connecting */

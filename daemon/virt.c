@@ -248,6 +248,7 @@ void virt_drop_connection(Virt *v) {
         if (!v->conn)
                 return;
         virt_drop_reads(v);
+        virt_pool_retire(v->pool, v->executor);
         virt_submit_drop(v, TAKE_PTR(v->conn), v->lifecycle_id, v->metadata_id);
         v->lifecycle_id = v->metadata_id = -1;
 }
@@ -321,6 +322,9 @@ int virt_new(sd_event *e, Executor *x, const char *uri, const VirtCallbacks *cb,
         if (!v)
                 return -ENOMEM;
         v->executor = x;
+        v->pool = virt_pool_new();
+        if (!v->pool)
+                return -ENOMEM;
         v->close_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (v->close_fd < 0)
                 return -errno;
@@ -359,6 +363,7 @@ Virt *virt_free(Virt *v) {
                 close(v->close_fd);
         domains_clear(v);
         sd_event_unref(v->event);
+        virt_pool_free(v->pool);
         free(v->uri);
         free(v);
         return NULL;
