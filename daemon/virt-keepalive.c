@@ -35,3 +35,16 @@ void virt_keepalive_apply(virConnectPtr conn, const char *uri) {
                 log_debug("libvirt keepalive on %s: a ping after %d s idle, dead after %d unanswered", uri,
                           VIRT_KEEPALIVE_INTERVAL_SEC, VIRT_KEEPALIVE_COUNT);
 }
+
+bool virt_uri_is_local_daemon(const char *uri) {
+        const char *sep;
+
+        if (!uri || !uri_transport_is_unix(uri))
+                return false;
+        sep = strstr(uri, "://");
+        if (memchr(uri, '+', sep - uri))
+                return true;    /* a transport named: always the remote driver */
+        /* No transport: the remote driver, except for the drivers that run inside the
+         * client (the test driver, QEMU's embedded mode). */
+        return strncasecmp(uri, "test:", 5) != 0 && strncmp(sep + 3, "/embed", 6) != 0;
+}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Which libvirt connections get client keepalive pings, chosen from the URI's transport.
+/* What a libvirt URI's transport says: which connections get client keepalive pings,
+ * and which reach a libvirtd on this host.
  * On a local unix socket a dead libvirtd is seen as EOF at once, so pings would only
  * wake the daemon; over a network (ssh, tls, tcp, libssh, an external command) a dead
  * host or a silent link is seen only through them. */
@@ -19,6 +20,11 @@
  * sockets (qemu:///system, qemu+unix://, test:///...), true for every other transport
  * and for what cannot be parsed (an alias from libvirt.conf may point anywhere). */
 bool virt_uri_wants_keepalive(const char *uri);
+
+/* Whether uri reaches a libvirtd on this host through its unix socket (qemu:///system,
+ * test+unix:///default): not a remote host, not a driver inside this process
+ * (test:///default, qemu:///embed), false for what cannot be parsed. */
+bool virt_uri_is_local_daemon(const char *uri);
 
 /* Turn libvirt's client keepalive on for conn when uri wants it (warns and carries on
  * when libvirt refuses: the connection works without pings). */

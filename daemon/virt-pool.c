@@ -32,20 +32,6 @@ typedef struct CloseJob {
         size_t n_conns;
 } CloseJob;
 
-/* A libvirtd on this host, reached through its unix socket. Not for drivers that run
- * inside this process (test:///..., qemu:///embed): another connection there is another
- * world (a test driver opened from a file) or nothing gained. */
-static bool pool_wants_uri(const char *uri) {
-        const char *sep;
-
-        if (!uri || virt_uri_wants_keepalive(uri))
-                return false;   /* remote, or cannot tell */
-        sep = strstr(uri, "://");
-        if (!sep || !memchr(uri, '+', sep - uri))       /* no transport named: */
-                return strncmp(uri, "test:", 5) != 0 && !strstr(sep, "/embed");
-        return true;
-}
-
 VirtPool *virt_pool_new(void) {
         VirtPool *p = calloc(1, sizeof(VirtPool));
 
@@ -70,7 +56,7 @@ VirtPool *virt_pool_free(VirtPool *p) {
 }
 
 void virt_pool_install(VirtPool *p, const char *uri) {
-        char *copy = pool_wants_uri(uri) ? strdup(uri) : NULL;
+        char *copy = virt_uri_is_local_daemon(uri) ? strdup(uri) : NULL;
 
         pthread_mutex_lock(&p->lock);
         free(p->uri);

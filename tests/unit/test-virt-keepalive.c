@@ -59,10 +59,42 @@ static void test_remote_keeps_it(void **state) {
         }
 }
 
+/* The workers open their own connections only to a libvirtd on this host. */
+static void test_local_daemon(void **state) {
+        static const char *const local_daemon[] = {
+                "qemu:///system",
+                "qemu:///session",
+                "qemu+unix:///system?socket=/run/private/libvirt-sock",
+                "test+unix:///default?socket=/tmp/x/libvirt-sock",
+                "qemu://?socket=/run/libvirt/libvirt-sock",
+        };
+        static const char *const other[] = {
+                "test:///default",              /* inside this process */
+                "TEST:///tmp/node.xml",
+                "qemu:///embed?root=/tmp/q",
+                "qemu+ssh://root@host/system",  /* remote */
+                "qemu://host/system",
+                "qemu+ext:///system?command=/usr/bin/tunnel",
+                "hail",
+                "",
+                NULL,
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(local_daemon); i++) {
+                print_message("%s\n", local_daemon[i]);
+                assert_true(virt_uri_is_local_daemon(local_daemon[i]));
+        }
+        for (size_t i = 0; i < ELEMENTSOF(other); i++) {
+                print_message("%s\n", other[i] ? other[i] : "(null)");
+                assert_false(virt_uri_is_local_daemon(other[i]));
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_local_has_none),
                 cmocka_unit_test(test_remote_keeps_it),
+                cmocka_unit_test(test_local_daemon),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
