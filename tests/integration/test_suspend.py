@@ -52,6 +52,10 @@ class SuspendTestDriver(TDSleepTestCase):
         self.assertTrue(self.wait_until_gone(d.state_file, 10))
         for n in tds:
             self.assertEqual(len(self.events.select(n, "STARTED", since=t0)), 1, n)
+        # The stops and starts went over the workers' own connections (virt-pool.c),
+        # kept open next to the main one.
+        self.assertGreater(self.lv.client_pids().count(d.proc.pid), 1,
+                           "the workers made their calls on the main connection")
         self.assertTrue(d.alive())
 
     def test_sev_is_protected_only_when_configured(self):
