@@ -47,7 +47,7 @@ int config_init(Config *c) {
                 .force_off = true,
                 .parallel_shutdown = 0,
                 .restart_after_resume = true,
-                .parallel_start = 4,
+                .parallel_start = 8,
                 .start_retries = 5,
                 .protected_kinds = DOMAIN_KIND_MASK(DOMAIN_KIND_TDX),
                 .online_cpus = true,

@@ -54,7 +54,7 @@ typedef struct Config {
         bool force_off;                 /* ForceOff=, default yes */
         unsigned parallel_shutdown;     /* ParallelShutdown=, 0 = all at once */
         bool restart_after_resume;      /* RestartAfterResume=, default yes */
-        unsigned parallel_start;        /* ParallelStart=, default 4, 0 = all at once */
+        unsigned parallel_start;        /* ParallelStart=, default 8, 0 = all at once */
         unsigned start_retries;         /* StartRetries=, default 5: tries after the first failed start */
         unsigned protected_kinds;       /* ProtectedKinds=, mask of DOMAIN_KIND_MASK(), default tdx */
         /* [CPU] */

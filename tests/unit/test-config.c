@@ -41,7 +41,7 @@ static void assert_defaults(const Config *c) {
         assert_true(c->force_off);
         assert_int_equal(c->parallel_shutdown, 0);
         assert_true(c->restart_after_resume);
-        assert_int_equal(c->parallel_start, 4);
+        assert_int_equal(c->parallel_start, 8);
         assert_int_equal(c->start_retries, 5);
         assert_int_equal(c->protected_kinds, DOMAIN_KIND_MASK(DOMAIN_KIND_TDX));
         assert_true(c->online_cpus);
