@@ -3,8 +3,9 @@
 
 #include "macros.h"
 
-/* The workers' own connections to libvirtd, for the actions (shutdown, destroy, start,
- * reading the XML). On one shared connection libvirtd serves 5 calls at once
+/* The workers' own connections to libvirtd, for the starts (the calls that take long
+ * and come many at once; the other actions stay on the main connection, where they
+ * need no lookup). On one shared connection libvirtd serves 5 calls at once
  * (max_client_requests), and the threads waiting on it hand its socket from one to the
  * next at every reply (libvirt's "buck"), each hand-over a watch update for the loop.
  * A worker with a connection of its own makes its calls alone on it. They are opened
