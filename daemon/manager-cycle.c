@@ -255,7 +255,7 @@ static const CycleOps cycle_ops = {
 /* How many libvirt calls run at once. Each worker makes the actions on a connection of
  * its own (virt-pool.c), so libvirtd's 5 calls per connection no longer bound them; 8
  * start 8 real guests at once, as fast as a thread and a connection per guest (measured:
- * docs/DESIGN.md, "Threads"). The engine bounds the requests in flight (ParallelStart=,
+ * docs/THREADS.md, "Threads"). The engine bounds the requests in flight (ParallelStart=,
  * ParallelShutdown=), so a Reload needs no other pool; idle workers wait on a condition
  * variable and cost no wake-ups. */
 #ifndef EXECUTOR_WORKERS        /* (a bench build may set another: -DEXECUTOR_WORKERS=N) */

@@ -61,7 +61,7 @@ typedef struct Manager {
         bool block_lock_libvirt_away_told;      /* ... and libvirt is away: said once */
         KernelPolicy kernel_policy;     /* in force: KernelPolicy= or what auto detected */
         /* The kernel's picture the engine sees, read again only when it may have changed
-         * (manager-power.c; docs/DESIGN.md, "The kernel's picture"). */
+         * (manager-power.c; docs/THREADS.md, "The kernel's picture"). */
         struct PowerWatch *power_watch;
         PowerPicture power;
         int power_result;                       /* of the read: 0, or negative errno */

@@ -2,7 +2,7 @@
 #pragma once
 
 /* When may the kernel's sleep picture (power.h) have changed? Each signal of a change
- * calls the handler, so that the picture is read again only then (docs/DESIGN.md,
+ * calls the handler, so that the picture is read again only then (docs/THREADS.md,
  * "The kernel's picture"):
  *   - inotify on ROOT/sys/power and ROOT/sys/module/kvm_intel/parameters: a label written
  *     into mem_sleep (by anyone, tdsleepd included); below a root that is not "/", on

@@ -4,7 +4,7 @@
 /* libvirt's event-loop hooks (virEventRegisterImpl) implemented on sd-event, so
  * libvirt's sockets and timers run on the daemon's one loop: no second loop. The hooks
  * may be called from any thread (the executor's workers make RPCs); what they ask is
- * carried out on the loop thread (see virt-event.c and docs/DESIGN.md). */
+ * carried out on the loop thread (see virt-event.c and docs/THREADS.md). */
 
 #include <stdbool.h>
 #include <systemd/sd-event.h>
