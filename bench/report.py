@@ -254,6 +254,10 @@ def markdown(res, args, plot):
         calls = idle["syscalls"]
         w(table(["", ""], [
             ("domains known", idle["domains"]),
+            ("before the window", "one sleep cycle (every TD stopped and started again), so "
+             "that the executor's workers and their own libvirt connections exist; tdsleepd "
+             "then held %s sockets" % idle.get("sockets_after_cycle", "?")
+             if "sockets_after_cycle" in idle else "tdsleepd started, no cycle"),
             ("window", "%.0f s, nothing happening, no watchdog (`WATCHDOG_USEC` unset); context "
              "switches counted over one window without a tracer, system calls over a second "
              "one under strace" % idle["elapsed"]),
