@@ -21,10 +21,19 @@ ANSWER = 2.0                # a GetStatus must answer within this while it does
 
 class Stall(TDSleepTestCase):
     def continue_libvirtd_after(self):
-        def ensure():
-            with contextlib.suppress(ProcessLookupError, TypeError):
-                os.kill(self.lv.pid, signal.SIGCONT)
-        self.addCleanup(ensure)
+        self.addCleanup(self.continue_libvirtd)
+        self.libvirtd_may_be_stopped = True
+
+    def continue_libvirtd(self):
+        with contextlib.suppress(ProcessLookupError, TypeError):
+            os.kill(self.lv.pid, signal.SIGCONT)
+
+    def tearDown(self):
+        # tearDown runs before the cleanups and talks to libvirtd (the domains go): a
+        # test that failed with libvirtd stopped must not leave the run hanging there.
+        if getattr(self, "libvirtd_may_be_stopped", False):
+            self.continue_libvirtd()
+        super().tearDown()
 
     def test_getstatus_answers_while_libvirtd_is_stopped_mid_prepare(self):
         for n in TDS:
