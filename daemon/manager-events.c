@@ -135,6 +135,8 @@ void manager_on_cycle_phase(Manager *m) {
         manager_update_status_for_phase(m);
         if (cycle_phase(m->cycle) == CYCLE_PHASE_IDLE)
                 manager_check_budget_soon(m);   /* the cycle's own stops and starts are over */
+        if (m->virt && cycle_phase(m->cycle) != CYCLE_PHASE_RESUMING)
+                virt_starts_over(m->virt);      /* (frees the workers' listings, if any) */
         if (!m->varlink)
                 return;
         e = event_new(m, "phase");

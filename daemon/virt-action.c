@@ -107,16 +107,15 @@ static int request_run_action(VirtRequest *q) {
         }
 }
 
-/* The action on the worker's own connection c: the domain looked up there (one more
- * RPC, that the one on the main connection cannot spare: a handle belongs to its
- * connection). */
-static int request_run_on(VirtRequest *q, virConnectPtr c) {
+/* The action on the worker's own connection c. A handle belongs to its connection: the
+ * domain's is found in c's listing, else looked up there (one more RPC). */
+static int request_run_on(VirtRequest *q, VirtPoolConn *c) {
         virConnectPtr main_conn = q->conn;
         virDomainPtr main_dom = q->dom;
         int r;
 
-        q->conn = c;
-        q->dom = NULL;
+        q->conn = virt_pool_connection(c);
+        q->dom = q->action == VIRT_ACTION_START && q->persistent ? virt_pool_find_domain(c, q->uuid) : NULL;
         r = request_run_action(q);
         if (q->dom)
                 virDomainFree(q->dom);
@@ -127,7 +126,7 @@ static int request_run_on(VirtRequest *q, virConnectPtr c) {
 
 static void request_run(ExecutorJob *j) {
         VirtRequest *q = (VirtRequest *) j;
-        virConnectPtr own;
+        VirtPoolConn *own;
 
         if (q->result < 0)
                 return;

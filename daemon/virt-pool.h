@@ -22,6 +22,7 @@
 #include "executor.h"
 
 typedef struct VirtPool VirtPool;
+typedef struct VirtPoolConn VirtPoolConn;      /* a worker's connection, while it holds it */
 
 VirtPool *virt_pool_new(void);
 /* After virt_pool_retire() and the executor's drain. */
@@ -34,13 +35,22 @@ void virt_pool_install(VirtPool *p, const char *uri);
 /* Loop thread. The main connection is gone: idle connections are closed on a worker of
  * x, busy ones when their request is done; requests submitted before use the main one. */
 void virt_pool_retire(VirtPool *p, Executor *x);
+/* Loop thread. A burst of starts (a resume, a Restore) is over: the listings the workers
+ * made for it (virt_pool_find_domain) are freed, on a worker of x; the next burst lists
+ * afresh. */
+void virt_pool_forget_listings(VirtPool *p, Executor *x);
 /* Loop thread: what a request submitted now carries to virt_pool_take. */
 uint64_t virt_pool_generation(const VirtPool *p);
 
 /* Worker. A connection for a request submitted in generation: an idle one, or one opened
  * now. NULL: use the main connection (no pool for this URI, a request of an older
  * connection, or opening failed: then *ret_error says why, once per main connection). */
-virConnectPtr virt_pool_take(VirtPool *p, uint64_t generation, char *ret_error, size_t error_size);
+VirtPoolConn *virt_pool_take(VirtPool *p, uint64_t generation, char *ret_error, size_t error_size);
+virConnectPtr virt_pool_connection(const VirtPoolConn *c);
+/* Worker. A new reference to a handle on c's connection for the shut-off persistent domain
+ * uuid, from the one listing c makes per burst of starts (virt-listing.h); NULL: not in
+ * it (the caller looks it up). */
+virDomainPtr virt_pool_find_domain(VirtPoolConn *c, const char *uuid);
 /* Worker. The request is done with c: kept for the next, or closed (broken, or of an
  * older main connection). */
-void virt_pool_give(VirtPool *p, virConnectPtr c, uint64_t generation);
+void virt_pool_give(VirtPool *p, VirtPoolConn *c, uint64_t generation);

@@ -253,6 +253,10 @@ void virt_drop_connection(Virt *v) {
         v->lifecycle_id = v->metadata_id = -1;
 }
 
+void virt_starts_over(Virt *v) {
+        virt_pool_forget_listings(v->pool, v->executor);
+}
+
 void virt_reconnect(Virt *v) {
         virt_drop_connection(v);
         v->cb->on_connection(v->userdata);

@@ -75,3 +75,6 @@ typedef void (*VirtActionDone)(void *userdata, uint64_t id, int result, const ch
 int virt_submit_action(Virt *v, Executor *x, VirtAction action, const char *uuid, const char *xml,
                        bool persistent, VirtActionDone done, void *userdata, uint64_t id);
 const char *virt_last_error(void);
+/* A burst of starts (a resume, a Restore) is over: what the workers listed to start the
+ * domains without a lookup each is freed (virt-pool.h). */
+void virt_starts_over(Virt *v);
