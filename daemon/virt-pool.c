@@ -145,9 +145,11 @@ void virt_pool_forget_listings(VirtPool *p, Executor *x) {
                 if (p->idle[i]->listing)
                         q->listings[q->n_listings++] = TAKE_PTR(p->idle[i]->listing);
         pthread_mutex_unlock(&p->lock);
-        if (q)
-                release_submit(q, x);
-        /* (without memory, each is freed when its connection is next taken) */
+        if (!q)
+                return;         /* (each is freed when its connection is next taken) */
+        if (q->n_listings > 0)
+                log_debug("Freeing the domain listings of %zu worker connections", q->n_listings);
+        release_submit(q, x);
 }
 
 uint64_t virt_pool_generation(const VirtPool *p) {

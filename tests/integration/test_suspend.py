@@ -56,6 +56,9 @@ class SuspendTestDriver(TDSleepTestCase):
         # kept open next to the main one.
         self.assertGreater(self.lv.client_pids().count(d.proc.pid), 1,
                            "the workers made their calls on the main connection")
+        # They took the handles from a listing (virt-listing.c), freed once the resume
+        # was over.
+        d.wait_log(r"Freeing the domain listings of \d+ worker connections", 10)
         self.assertTrue(d.alive())
 
     def test_sev_is_protected_only_when_configured(self):
